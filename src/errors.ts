@@ -1,0 +1,103 @@
+/**
+ * The few error classes hewn throws or reports. Each carries a stable `code`.
+ * @module
+ */
+
+/** Base class of every error hewn creates itself. */
+export class HewnError extends Error {
+  /** A stable, machine-readable code. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * Bad input at a boundary (enqueue arguments, options, task definitions, URLs).
+ * Nothing was stored when this is thrown.
+ */
+export class ValidationError extends HewnError {
+  /** The argument or option at fault, e.g. `"data"`, `"options.delay"`, `"workers"`. */
+  readonly field: string;
+
+  constructor(field: string, message: string, options?: { cause?: unknown }) {
+    super("validation", `${field}: ${message}`, options);
+    this.field = field;
+  }
+}
+
+/**
+ * Thrown by a handler to end an attempt with an expected outcome: it is not reported to `onError`.
+ *
+ * - `retry: true` (the default): the job is `failed` and retried after the backoff.
+ *   Like axe, this ignores `maxAttempts`, so a handler that always asks to retry retries forever.
+ * - `retry: false`: the job is `cancelled` at once with this reason.
+ *
+ * A `JobError` wrapped as the `cause` of another error (at any depth) is recognised too.
+ */
+export class JobError extends HewnError {
+  /** Why the attempt ended; stored as the job's `reason`. */
+  readonly reason: string;
+  /** Whether to retry (`failed`) or give up (`cancelled`). */
+  readonly retry: boolean;
+
+  constructor(reason: string, options: { retry?: boolean; cause?: unknown } = {}) {
+    super("job", reason, { cause: options.cause });
+    this.reason = reason;
+    this.retry = options.retry ?? true;
+  }
+}
+
+/**
+ * The worker no longer holds the job's lease: another worker claimed it again (or an operator cancelled it),
+ * so this attempt's outcome was not written. Reported to `onError`; the handler's `signal` is aborted with it.
+ */
+export class LeaseLostError extends HewnError {
+  readonly jobId: string;
+  readonly attempt: number;
+
+  constructor(jobId: string, attempt: number, detail: string) {
+    super("lease_lost", `job ${jobId} attempt ${attempt}: ${detail}`);
+    this.jobId = jobId;
+    this.attempt = attempt;
+  }
+}
+
+/** The queue was closed while a job ran: the job was released for another worker and its handler aborted. */
+export class ShutdownError extends HewnError {
+  constructor(message = "queue is closing") {
+    super("shutdown", message);
+  }
+}
+
+/** A store operation failed (connection lost, constraint violated, …); `cause` holds the driver's error. */
+export class StoreError extends HewnError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("store", message, options);
+  }
+}
+
+/** Turns anything thrown into an `Error`, so every `catch` has something with a message and a stack. */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  let text: string;
+  try {
+    text = typeof thrown === "string" ? thrown : JSON.stringify(thrown) ?? String(thrown);
+  } catch {
+    text = String(thrown);
+  }
+  return new Error(`non-error thrown: ${text}`);
+}
+
+/** Finds a `JobError` in an error or its chain of `cause`s (depth-limited against cycles). */
+export function findJobError(error: unknown): JobError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 16 && current instanceof Error; depth++) {
+    if (current instanceof JobError) return current;
+    current = current.cause;
+  }
+  return undefined;
+}

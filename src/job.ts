@@ -1,0 +1,74 @@
+/**
+ * The job: hewn's unit of work, as stored and as handed to handlers.
+ * @module
+ */
+
+/** A value that survives a JSON round trip unchanged. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * Where a job is in its life.
+ *
+ * - `enqueued`: waiting to run at `availableAt`.
+ * - `dequeued`: claimed by a worker; `availableAt` is the lease expiry, after which any worker may claim it again.
+ * - `completed`: finished successfully (terminal).
+ * - `failed`: the last attempt failed; it waits for `availableAt` to be retried (not an end state).
+ * - `cancelled`: given up for good (terminal); `reason` says why.
+ */
+export type JobStatus = "enqueued" | "dequeued" | "completed" | "failed" | "cancelled";
+
+/** Every status, in life-cycle order. */
+export const JOB_STATUSES: readonly JobStatus[] = ["enqueued", "dequeued", "completed", "failed", "cancelled"];
+
+/** Statuses a worker may claim from (a `dequeued` job only once its lease has expired). */
+export const RUNNABLE_STATUSES: readonly JobStatus[] = ["enqueued", "failed", "dequeued"];
+
+/** Statuses nothing ever leaves. */
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["completed", "cancelled"];
+
+/** One failed attempt, as kept in {@link Job.errors}. */
+export interface JobAttemptError {
+  /** The attempt (claim number) that failed. */
+  attempt: number;
+  /** When it failed. ISO 8601. */
+  at: string;
+  /** The error's message, or the `JobError` reason. */
+  message: string;
+}
+
+/** How many past attempt errors a job keeps; older ones are dropped. */
+export const MAX_KEPT_ERRORS = 10;
+
+/** A stored job, as returned by `enqueue`, `get` and `list`. */
+export interface Job<Data = Json, Result = Json> {
+  /** Unique and increasing in insertion order (a decimal integer, as a string). */
+  id: string;
+  /** The task that runs it. */
+  name: string;
+  /** The payload given at enqueue. */
+  data: Data;
+  status: JobStatus;
+  createdAt: Date;
+  /** When it may run next; while `dequeued`, when its lease expires. */
+  availableAt: Date;
+  /** When the latest attempt started. */
+  startedAt: Date | null;
+  /** When the latest attempt ended (cleared when a new attempt starts). */
+  endedAt: Date | null;
+  /** When it reached `completed` or `cancelled`. */
+  finishedAt: Date | null;
+  /** How many times it was claimed (attempts started, not failures). */
+  attempts: number;
+  /** What the handler returned, once completed. */
+  result: Result | null;
+  /** Why the latest attempt failed or why it was cancelled; cleared on completion (see `errors` for history). */
+  reason: string | null;
+  /** Optional key given at enqueue. */
+  label: string | null;
+  /** Higher runs first among jobs that are available. Default 0. */
+  priority: number;
+  /** Progress the handler reported (any number it chose, typically 0..1). */
+  progress: number | null;
+  /** The latest failed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
+  errors: JobAttemptError[];
+}
