@@ -156,6 +156,12 @@ export interface Store {
    */
   listen(names: string[], onWake: WakeListener, onError: (error: Error) => void): Promise<() => Promise<void>>;
 
+  /**
+   * Calls `callback` once the caller's transaction `tx` has ended (committed or rolled back), for stores
+   * whose wake-ups are not already transactional. Absent where they are (PostgreSQL NOTIFY).
+   */
+  afterTransaction?(tx: unknown, callback: () => void): void;
+
   /** Releases connections the store opened itself (a pool the user passed in stays open). Idempotent. */
   close(): Promise<void>;
 }

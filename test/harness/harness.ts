@@ -24,6 +24,12 @@ export interface TestLocation {
   makeAvailableNow(id: string): Promise<void>;
   /** Runs one statement on the location's jobs table; `{table}` in the SQL is replaced with its qualified name. */
   exec(sql: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
+  /**
+   * Runs `fn` inside a transaction on the user's own connection to this location (a `pg` client, or a
+   * separate better-sqlite3 handle on the same file), handing it the value to pass as `tx`, then
+   * commits or rolls back.
+   */
+  transaction(commit: boolean, fn: (tx: unknown) => Promise<void>): Promise<void>;
   /** Removes the file or schema and closes anything opened through this location. */
   drop(): Promise<void>;
 }

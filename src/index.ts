@@ -1,0 +1,15 @@
+/**
+ * hewn: a durable background-job queue for Node.js on SQLite or PostgreSQL.
+ * @packageDocumentation
+ */
+export { Queue } from "./queue.js";
+export type { QueueOptions, EnqueueOptions, EnqueueItem, ListOptions, CloseOptions } from "./queue.js";
+export type { QueueTarget } from "./store/open.js";
+export { JobError, HewnError, ValidationError, LeaseLostError, ShutdownError, StoreError } from "./errors.js";
+export type { Job, JobStatus, Json, JobAttemptError } from "./job.js";
+export { JOB_STATUSES } from "./job.js";
+export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
+export { TASK_DEFAULTS } from "./task.js";
+export type { QueueEvents } from "./events.js";
+export type { ErrorContext, ErrorSource } from "./worker/report.js";
+export { backoffDelay, type BackoffPolicy } from "./backoff.js";

@@ -1,0 +1,338 @@
+/**
+ * The queue: hewn's public entry point.
+ * @module
+ */
+import { HewnError, LeaseLostError, ValidationError, coerceError } from "./errors.js";
+import { TypedEmitter, type QueueEvents } from "./events.js";
+import { JOB_STATUSES, type Job, type JobStatus, type Json } from "./job.js";
+import { Retention } from "./maintenance/retention.js";
+import { openStore, type QueueTarget } from "./store/open.js";
+import type { NewJob, Store } from "./store/store.js";
+import { resolveTask, type Handler, type Task, type TaskOptions } from "./task.js";
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES, MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName,
+  checkOptionsObject, describe, serializeJson,
+} from "./validate.js";
+import type { ErrorContext, ErrorReporter } from "./worker/report.js";
+import { Worker } from "./worker/worker.js";
+
+/** Options of {@link Queue.open}. Durations in ms. */
+export interface QueueOptions {
+  /**
+   * Receives every error met in the background (handler errors, lost leases, store errors, …) with
+   * its context. Default: printed to stderr. Errors are reported, never swallowed.
+   */
+  onError?: (error: Error, context: ErrorContext) => void;
+  /** Delete completed and cancelled jobs this long after they finished (in processes that `start()`). Default: keep them. */
+  removeAfter?: number;
+  /** Largest payload (and result) accepted, in bytes of JSON. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** PostgreSQL: the schema holding hewn's tables. Default `"hewn"`. */
+  schema?: string;
+  /** PostgreSQL with a URL: the size of the connection pool hewn creates. Default 10. */
+  poolSize?: number;
+  /** SQLite: the clock (epoch ms) used for every stored time. PostgreSQL always uses the database clock. Default `Date.now`. */
+  clock?: () => number;
+}
+
+/** Options of {@link Queue.enqueue}. */
+export interface EnqueueOptions {
+  /** Run no earlier than this many ms from now. Default 0. */
+  delay?: number;
+  /** Among available jobs, higher runs first. An integer; default 0. */
+  priority?: number;
+  /** A free-form key stored with the job. */
+  label?: string;
+  /**
+   * Join the caller's open transaction: a `pg` client inside BEGIN (PostgreSQL), or a better-sqlite3
+   * handle on the same file with a transaction open (SQLite). Roll back and the job never existed;
+   * workers are woken only after commit.
+   */
+  tx?: unknown;
+}
+
+/** One job of {@link Queue.enqueueMany}. */
+export interface EnqueueItem<Data = Json> {
+  name: string;
+  data?: Data;
+  delay?: number;
+  priority?: number;
+  label?: string;
+}
+
+/** Options of {@link Queue.list}. */
+export interface ListOptions {
+  name?: string;
+  status?: JobStatus;
+  /** At most this many jobs (1..10 000). Default 100. */
+  limit?: number;
+  /** Only jobs after this id, for paging: pass the last id of the previous page. */
+  afterId?: string;
+}
+
+/** Options of {@link Queue.close}. */
+export interface CloseOptions {
+  /**
+   * How long running handlers may take to finish, in ms. After that their signals are aborted and
+   * their jobs handed back for another worker to take at once. Default 10 000.
+   */
+  grace?: number;
+}
+
+const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "schema", "poolSize", "clock"] as const;
+const ENQUEUE_OPTION_KEYS = ["delay", "priority", "label", "tx"] as const;
+const ENQUEUE_ITEM_KEYS = ["name", "data", "delay", "priority", "label"] as const;
+const DEFAULT_GRACE_MS = 10_000;
+const ID_PATTERN = /^[1-9][0-9]{0,18}$/;
+
+/**
+ * A durable job queue on SQLite or PostgreSQL. Define tasks, enqueue jobs, and `start()` workers in any
+ * number of processes sharing the database. Delivery is at-least-once (a job whose worker died runs
+ * again after its lease); completion is exactly-once (outcome writes are fenced by attempt).
+ */
+export class Queue {
+  readonly #store: Store;
+  readonly #tasks = new Map<string, Task>();
+  readonly #events: TypedEmitter<QueueEvents>;
+  readonly #report: ErrorReporter;
+  readonly #maxPayloadBytes: number;
+  readonly #removeAfter: number | undefined;
+  #worker: Worker | undefined;
+  #retention: Retention | undefined;
+  #starting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(store: Store, report: ErrorReporter, maxPayloadBytes: number, removeAfter: number | undefined) {
+    this.#store = store;
+    this.#report = report;
+    this.#events = new TypedEmitter((error) => report(coerceError(error), { source: "listener" }));
+    this.#maxPayloadBytes = maxPayloadBytes;
+    this.#removeAfter = removeAfter;
+  }
+
+  /**
+   * Opens a queue and brings the schema up to date.
+   * @param target `sqlite:<file>` (the default, `sqlite:./hewn.db`), `postgres://…`, or an existing `pg.Pool`
+   *   (which stays yours: `close()` does not end it).
+   * @throws ValidationError for an unknown URL scheme or invalid options.
+   */
+  static async open(target?: QueueTarget, options?: QueueOptions): Promise<Queue> {
+    const given = checkOptionsObject(options, "options");
+    checkKnownKeys(given, QUEUE_OPTION_KEYS, "options");
+    if (given.onError !== undefined && typeof given.onError !== "function") throw new ValidationError("options.onError", "must be a function");
+    if (given.clock !== undefined && typeof given.clock !== "function") throw new ValidationError("options.clock", "must be a function");
+    const removeAfter = given.removeAfter === undefined ? undefined : checkDuration(given.removeAfter, "options.removeAfter", { min: 1 });
+    const maxPayloadBytes = checkInteger(given.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, "options.maxPayloadBytes", 2, 1024 ** 3);
+    const poolSize = checkInteger(given.poolSize ?? 10, "options.poolSize", 1, 1000);
+    const onError = given.onError ?? defaultOnError;
+    const report: ErrorReporter = (error, context) => {
+      try {
+        onError(error, context);
+      } catch (thrown) {
+        defaultOnError(coerceError(thrown), { source: "listener" });
+      }
+    };
+    const store = await openStore(target, {
+      schema: given.schema ?? "hewn",
+      poolSize,
+      clock: given.clock,
+      onError: (error) => report(error, { source: "store" }),
+    });
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return new Queue(store, report, maxPayloadBytes, removeAfter);
+  }
+
+  /**
+   * Defines a task: the handler for jobs named `name`, and how they run. Tasks may be defined before or
+   * after `start()`. Only processes that define a task run its jobs.
+   * @throws ValidationError for a bad name or options, or a name defined twice.
+   */
+  define<Data = Json, Result = unknown>(name: string, handler: Handler<Data, Result>, options?: TaskOptions<Data>): this {
+    this.#assertOpen();
+    checkName(name);
+    if (this.#tasks.has(name)) throw new ValidationError("name", `task "${name}" is already defined`);
+    this.#tasks.set(name, resolveTask(name, handler, options as TaskOptions<unknown> | undefined));
+    this.#worker?.wake();
+    return this;
+  }
+
+  /**
+   * Stores a job. It runs once available, in whichever process defines its task and has started.
+   * `data` must be JSON-serialisable (plain objects, arrays, strings, finite numbers, booleans, null).
+   * @returns the stored job.
+   * @throws ValidationError for bad input; nothing is stored then.
+   */
+  async enqueue<Data = Json>(name: string, data?: Data, options?: EnqueueOptions): Promise<Job<Data>> {
+    this.#assertOpen();
+    const given = checkOptionsObject(options, "options");
+    checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
+    const job = this.#newJob({ name, data, delay: given.delay, priority: given.priority, label: given.label }, "");
+    const [stored] = await this.#insert([job], given.tx);
+    return stored as Job<Data>;
+  }
+
+  /**
+   * Stores many jobs in one statement: all or none.
+   * @param options.tx join the caller's transaction, as in {@link Queue.enqueue}.
+   * @returns the stored jobs, in the order given.
+   * @throws ValidationError naming the first bad item; nothing is stored then.
+   */
+  async enqueueMany<Data = Json>(items: EnqueueItem<Data>[], options?: { tx?: unknown }): Promise<Job<Data>[]> {
+    this.#assertOpen();
+    if (!Array.isArray(items)) throw new ValidationError("items", `must be an array, got ${describe(items)}`);
+    const given = checkOptionsObject(options, "options");
+    checkKnownKeys(given, ["tx"], "options");
+    const jobs = items.map((item, index) => {
+      const field = `items[${index}]`;
+      const checked = checkOptionsObject(item, field);
+      checkKnownKeys(checked, ENQUEUE_ITEM_KEYS, field);
+      return this.#newJob(checked, `${field}.`);
+    });
+    if (jobs.length === 0) return [];
+    return (await this.#insert(jobs, given.tx)) as Job<Data>[];
+  }
+
+  /**
+   * Starts workers in this process for every defined task (and tasks defined later). Resolves once
+   * they are claiming. Idempotent.
+   */
+  start(): Promise<void> {
+    this.#assertOpen();
+    this.#starting ??= (async () => {
+      this.#worker = new Worker({
+        store: this.#store, tasks: this.#tasks, events: this.#events, report: this.#report, maxPayloadBytes: this.#maxPayloadBytes,
+      });
+      await this.#worker.start();
+      if (this.#removeAfter !== undefined) {
+        this.#retention = new Retention(this.#store, this.#removeAfter, this.#events, this.#report);
+        this.#retention.start();
+      }
+    })();
+    return this.#starting;
+  }
+
+  /**
+   * Shuts down gracefully: stops claiming, waits up to `grace` ms for running handlers, then aborts
+   * them and releases their jobs so another worker can take them at once; then closes connections
+   * hewn opened. Idempotent: later calls return the same promise.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    this.#closing ??= (async () => {
+      const given = checkOptionsObject(options, "options");
+      const grace = given.grace === undefined ? DEFAULT_GRACE_MS : checkDuration(given.grace, "options.grace", { min: 0, max: MAX_DELAY_MS });
+      try {
+        await this.#starting?.catch(() => undefined);
+        await this.#retention?.stop();
+        await this.#worker?.close(grace);
+      } finally {
+        await this.#store.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  /** The job with this id, or null if there is none (or retention deleted it). */
+  async get(id: string): Promise<Job | null> {
+    return (await this.#store.getJob(checkId(id))) as Job | null;
+  }
+
+  /** Jobs in id order (oldest first), optionally filtered by task name and status. */
+  async list(options?: ListOptions): Promise<Job[]> {
+    const given = checkOptionsObject(options, "options");
+    checkKnownKeys(given, ["name", "status", "limit", "afterId"], "options");
+    if (given.name !== undefined) checkName(given.name, "options.name");
+    if (given.status !== undefined && !JOB_STATUSES.includes(given.status)) {
+      throw new ValidationError("options.status", `must be one of ${JOB_STATUSES.join(", ")}`);
+    }
+    const query = {
+      limit: checkInteger(given.limit ?? 100, "options.limit", 1, 10_000),
+      ...(given.name !== undefined && { name: given.name }),
+      ...(given.status !== undefined && { status: given.status }),
+      ...(given.afterId !== undefined && { afterId: checkId(given.afterId, "options.afterId") }),
+    };
+    return (await this.#store.listJobs(query)) as Job[];
+  }
+
+  /** How many jobs are in each status, optionally for one task. */
+  async count(name?: string): Promise<Record<JobStatus, number>> {
+    if (name !== undefined) checkName(name);
+    return this.#store.countJobs(name);
+  }
+
+  /**
+   * Cancels a job that has not finished, with `reason`. A job running in some worker is cancelled too:
+   * that worker's outcome will not be written, and its handler's signal aborts (at once in this
+   * process; at its next lease renewal elsewhere).
+   * @returns true if this call cancelled the job; false if it does not exist or had already finished.
+   */
+  async cancel(id: string, reason: string): Promise<boolean> {
+    this.#assertOpen();
+    const checkedId = checkId(id);
+    if (typeof reason !== "string" || reason.length === 0) throw new ValidationError("reason", "must be a non-empty string");
+    const row = await this.#store.cancelJob({ id: checkedId, attempt: null, reason, errors: null });
+    if (!row) return false;
+    const running = this.#worker?.attemptOf(checkedId);
+    running?.loseLease(new LeaseLostError(checkedId, running.attempt, `cancelled: ${reason}`));
+    this.#events.emit("job:cancel", { job: row, reason });
+    return true;
+  }
+
+  /** Listens to a lifecycle event of this process's jobs. */
+  on<K extends keyof QueueEvents>(event: K, listener: (payload: QueueEvents[K]) => void): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  /** Listens to the next occurrence of an event. */
+  once<K extends keyof QueueEvents>(event: K, listener: (payload: QueueEvents[K]) => void): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+
+  /** Removes a listener. */
+  off<K extends keyof QueueEvents>(event: K, listener: (payload: QueueEvents[K]) => void): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  #newJob(item: Partial<EnqueueItem<unknown>>, prefix: string): NewJob {
+    const name = checkName(item.name, `${prefix}name`);
+    const data = serializeJson(item.data === undefined ? {} : item.data, `${prefix}data`, this.#maxPayloadBytes);
+    const delayMs = item.delay === undefined ? 0 : Math.max(0, checkDuration(item.delay, `${prefix}delay`, { min: -MAX_DELAY_MS }));
+    const priority = item.priority === undefined ? 0 : checkInteger(item.priority, `${prefix}priority`, -1_000_000, 1_000_000);
+    const label = item.label === undefined ? null : checkName(item.label, `${prefix}label`);
+    return { name, data, delayMs, priority, label };
+  }
+
+  async #insert(jobs: NewJob[], tx: unknown): Promise<Job[]> {
+    const stored = await this.#store.insertJobs(jobs, tx);
+    if (tx === undefined) {
+      this.#worker?.wake();
+    } else {
+      // Outside PostgreSQL, nothing tells this process's workers about a commit: look once the transaction ends.
+      this.#store.afterTransaction?.(tx, () => this.#worker?.wake());
+    }
+    this.#events.emit("job:enqueue", { jobs: stored });
+    return stored as Job[];
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw new HewnError("closed", "the queue is closed");
+  }
+}
+
+function checkId(id: unknown, field = "id"): string {
+  const text = typeof id === "number" && Number.isSafeInteger(id) ? String(id) : id;
+  if (typeof text !== "string" || !ID_PATTERN.test(text)) throw new ValidationError(field, `must be a job id (a positive integer as a string), got ${describe(id)}`);
+  return text;
+}
+
+function defaultOnError(error: Error, context: ErrorContext): void {
+  const where = context.job ? `${context.source}, job ${context.job.id} (${context.job.name})` : context.source;
+  console.error(`hewn: ${where}:`, error);
+}

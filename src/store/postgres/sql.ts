@@ -1,0 +1,256 @@
+/**
+ * Every SQL text of the PostgreSQL store. `q` is always the validated, already-quoted schema identifier:
+ * it is the only thing ever spliced into SQL; every value is a bound parameter.
+ * Statements are deliberately unnamed (not prepared): a named `RETURNING *` statement cached on a pooled
+ * connection fails with "cached plan must not change result type" once a later migration adds a column,
+ * and unnamed statements are planned with the actual parameters (so `$1 IS NULL` filters fold away).
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** Quotes an identifier. Callers only pass validated names, but quoting keeps case and keywords safe anyway. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * The NOTIFY channel of a schema (the one place it is defined). Channel names are identifiers, cut by
+ * PostgreSQL at 63 bytes, so long schema names get a hash suffix instead of silently colliding.
+ */
+export function channelName(schema: string): string {
+  const name = `hewn_${schema}`;
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 54)}_${createHash("sha256").update(schema).digest("hex").slice(0, 8)}`;
+}
+
+/**
+ * Runnable statuses, spelled exactly as in the partial indexes' predicates (migration 1) so the planner
+ * can prove a query's filter implies the index predicate and use them.
+ */
+const RUNNABLE = "('enqueued', 'failed', 'dequeued')";
+
+// ---------------------------------------------------------------------------------------------------
+// Migrations
+
+/**
+ * The advisory-lock key serialising migrations of one schema: a bigint from the schema name, so
+ * different schemas in one database migrate independently. Passed as text, cast in SQL (no JS bigint precision issue).
+ */
+export function migrationLockKey(schema: string): string {
+  return createHash("sha256").update(`hewn:migrate:${schema}`).digest().readBigInt64BE(0).toString();
+}
+
+/** Taken first in the migration transaction, so concurrent migrators wait instead of racing on CREATE. */
+export const lockMigrations = "SELECT pg_advisory_xact_lock($1::bigint)";
+
+/** Existence checks first: CREATE … IF NOT EXISTS still needs CREATE privilege, which an app role may lack. */
+export const schemaExists = "SELECT to_regnamespace($1) IS NOT NULL AS present";
+export const ledgerExists = "SELECT to_regclass($1) IS NOT NULL AS present";
+
+export const createSchema = (q: string) => `CREATE SCHEMA IF NOT EXISTS ${q}`;
+
+export const createLedger = (q: string) => `
+  CREATE TABLE IF NOT EXISTS ${q}.migrations (
+    version int PRIMARY KEY,
+    name text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`;
+
+export const appliedVersions = (q: string) => `SELECT version FROM ${q}.migrations ORDER BY version`;
+
+export const recordMigration = (q: string) => `INSERT INTO ${q}.migrations (version, name) VALUES ($1, $2)`;
+
+/**
+ * Migration 1. FROZEN once released: later changes go in new migrations, never here.
+ * - `data`/`result`/`errors` are `json`, not `jsonb`: json keeps the text exactly as given (key order,
+ *   spacing, duplicate keys), so a payload round-trips byte for byte; we never query inside it.
+ * - fillfactor 80 leaves room on each page so the frequent status/lease updates can be HOT updates
+ *   (no index churn when no indexed column changes, less bloat).
+ */
+export const migration1 = (q: string) => `
+  CREATE TABLE ${q}.jobs (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    data json NOT NULL,
+    status text NOT NULL CHECK (status IN ('enqueued', 'dequeued', 'completed', 'failed', 'cancelled')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    available_at timestamptz NOT NULL,
+    started_at timestamptz,
+    ended_at timestamptz,
+    finished_at timestamptz,
+    attempts int NOT NULL DEFAULT 0,
+    result json,
+    reason text,
+    label text,
+    priority int NOT NULL DEFAULT 0,
+    progress double precision,
+    errors json NOT NULL DEFAULT '[]'
+  ) WITH (fillfactor = 80);
+
+  -- The claim: equality on name, then exactly the claim's ORDER BY, so a claim reads the first rows of
+  -- one index range. Partial: finished jobs (the bulk of a busy table) never enter it.
+  CREATE INDEX jobs_claim_idx ON ${q}.jobs (name, priority DESC, available_at, id)
+    WHERE status IN ('enqueued', 'failed', 'dequeued');
+
+  -- min(available_at) per name for msUntilNextAvailable, regardless of priority.
+  CREATE INDEX jobs_next_idx ON ${q}.jobs (name, available_at)
+    WHERE status IN ('enqueued', 'failed', 'dequeued');
+
+  -- deleteFinished scans oldest finished first; unfinished jobs stay out of the index.
+  CREATE INDEX jobs_finished_idx ON ${q}.jobs (finished_at) WHERE finished_at IS NOT NULL;
+
+  -- countJobs and listJobs filtered by status (and name).
+  CREATE INDEX jobs_status_idx ON ${q}.jobs (status, name);
+`;
+
+// ---------------------------------------------------------------------------------------------------
+// Jobs
+
+/**
+ * One statement for the whole batch. Rows are inserted in ordinality order so identity ids follow the
+ * input order. The NOTIFY is in the same statement, hence the same transaction: PostgreSQL delivers it
+ * only at commit (never for a rollback) and folds duplicates. It is a CTE the final SELECT must read,
+ * since an unreferenced SELECT CTE is never run. Only rows available now are announced; delayed ones are
+ * found by polling/msUntilNextAvailable.
+ */
+export const insertJobs = (q: string) => `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[])
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, ord)
+  ), inserted AS (
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
+    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label
+    FROM input ORDER BY ord
+    RETURNING *
+  ), notified AS (
+    SELECT count(pg_notify($6, name)) AS n
+    FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
+  )
+  SELECT inserted.* FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
+
+/**
+ * All claim requests in one statement. FOR UPDATE SKIP LOCKED inside each LATERAL pick lets concurrent
+ * claimers take disjoint rows without waiting on each other; READ COMMITTED re-checks the WHERE on a row
+ * another claimer just committed, so an already-leased job is dropped rather than claimed twice.
+ * `available_at <= now()` covers expired leases of `dequeued` jobs too.
+ */
+export const claimJobs = (q: string) => `
+  WITH req AS (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::float8[]) AS r(name, lim, lease_ms)
+  ), picked AS (
+    SELECT j.id, j.priority, j.available_at, req.lease_ms
+    FROM req CROSS JOIN LATERAL (
+      SELECT id, priority, available_at FROM ${q}.jobs
+      WHERE name = req.name AND status IN ${RUNNABLE} AND available_at <= now()
+      ORDER BY priority DESC, available_at, id
+      LIMIT req.lim
+      FOR UPDATE SKIP LOCKED
+    ) AS j
+  ), claimed AS (
+    UPDATE ${q}.jobs AS t
+    SET status = 'dequeued', attempts = t.attempts + 1, started_at = now(),
+        available_at = now() + picked.lease_ms * interval '1 millisecond', ended_at = NULL
+    FROM picked
+    -- The ANY(ARRAY(...)) is redundant with the join but turns it into primary-key lookups: the planner
+    -- cannot see how few rows "LIMIT req.lim" yields and would otherwise hash-join a full table scan.
+    WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
+    RETURNING t.*, picked.available_at AS claim_order_available_at
+  )
+  SELECT * FROM claimed ORDER BY priority DESC, claim_order_available_at, id`;
+
+// Outcome writes are fenced on (status = 'dequeued', attempts): a worker whose lease was lost and
+// re-claimed by someone else matches no row, so it cannot overwrite the newer attempt.
+
+export const completeJobs = (q: string) => `
+  UPDATE ${q}.jobs AS t
+  SET status = 'completed', result = u.result::json, reason = NULL, ended_at = now(), finished_at = now()
+  FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, attempt, result)
+  WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+  RETURNING t.id`;
+
+export const failJob = (q: string) => `
+  UPDATE ${q}.jobs
+  SET status = 'failed', reason = $3, errors = $4::json, ended_at = now(),
+      available_at = now() + $5::float8 * interval '1 millisecond'
+  WHERE id = $1 AND status = 'dequeued' AND attempts = $2
+  RETURNING *`;
+
+/** Fenced when $2 (attempt) is given; an operator's cancel ($2 null) applies to any unfinished job. */
+export const cancelJob = (q: string) => `
+  UPDATE ${q}.jobs
+  SET status = 'cancelled', reason = $3, errors = coalesce($4::json, errors), ended_at = now(), finished_at = now()
+  WHERE id = $1 AND (
+    ($2::int IS NULL AND status NOT IN ('completed', 'cancelled'))
+    OR (status = 'dequeued' AND attempts = $2::int))
+  RETURNING *`;
+
+export const extendLeases = (q: string) => `
+  UPDATE ${q}.jobs AS t
+  SET available_at = now() + u.lease_ms * interval '1 millisecond'
+  FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS u(id, attempt, lease_ms)
+  WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+  RETURNING t.id`;
+
+/**
+ * Released jobs are available at once and their worker is going away, so other processes are woken
+ * (same NOTIFY-in-statement pattern as insertJobs).
+ */
+export const releaseJobs = (q: string) => `
+  WITH released AS (
+    UPDATE ${q}.jobs AS t
+    SET status = 'enqueued', available_at = now(), ended_at = now(), reason = $3
+    FROM unnest($1::bigint[], $2::int[]) AS u(id, attempt)
+    WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+    RETURNING t.id, t.name
+  ), notified AS (
+    SELECT count(pg_notify($4, name)) AS n FROM (SELECT DISTINCT name FROM released) AS r
+  )
+  SELECT released.id FROM released CROSS JOIN notified`;
+
+export const setProgress = (q: string) => `
+  UPDATE ${q}.jobs SET progress = $3
+  WHERE id = $1 AND status = 'dequeued' AND attempts = $2`;
+
+export const getJob = (q: string) => `SELECT * FROM ${q}.jobs WHERE id = $1`;
+
+export const listJobs = (q: string) => `
+  SELECT * FROM ${q}.jobs
+  WHERE ($1::text IS NULL OR name = $1) AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id > $3)
+  ORDER BY id
+  LIMIT $4`;
+
+export const countJobs = (q: string) => `
+  SELECT status, count(*) AS n FROM ${q}.jobs
+  WHERE $1::text IS NULL OR name = $1
+  GROUP BY status`;
+
+/**
+ * Oldest first through the finished_at index, in bounded batches so one call never holds many locks;
+ * SKIP LOCKED lets concurrent cleaners split the work instead of blocking.
+ */
+export const deleteFinished = (q: string) => `
+  DELETE FROM ${q}.jobs WHERE id IN (
+    SELECT id FROM ${q}.jobs
+    WHERE finished_at < now() - $1::float8 * interval '1 millisecond' AND status IN ('completed', 'cancelled')
+    ORDER BY finished_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED)`;
+
+/**
+ * Computed against the database clock, so the app server's clock skew cannot shift the wait. One
+ * ordered LIMIT 1 probe of jobs_next_idx per name, instead of aggregating every pending row.
+ * greatest() ignores NULLs, hence HAVING: no runnable job yields no row (null), not 0.
+ */
+export const msUntilNextAvailable = (q: string) => `
+  SELECT greatest(0, extract(epoch FROM min(next.available_at) - now()) * 1000)::float8 AS ms
+  FROM unnest($1::text[]) AS r(name)
+  CROSS JOIN LATERAL (
+    SELECT available_at FROM ${q}.jobs
+    WHERE name = r.name AND status IN ${RUNNABLE}
+    ORDER BY available_at
+    LIMIT 1
+  ) AS next
+  HAVING min(next.available_at) IS NOT NULL`;
+
+/** Quoted, since channelName() may produce anything an identifier allows. */
+export const listen = (channel: string) => `LISTEN ${quoteIdent(channel)}`;

@@ -1,0 +1,41 @@
+/**
+ * The SQLite schema's history, and the function that brings a database file up to date.
+ * @module
+ */
+import type Database from "better-sqlite3";
+import * as sql from "./sql.js";
+
+export interface Migration {
+  /** Applied in increasing order; recorded in `hewn_migrations` so it runs once per file. */
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Append-only: a released migration is never edited, removed or renumbered. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "create hewn_jobs", sql: sql.MIGRATION_1_CREATE_JOBS },
+];
+
+/**
+ * Applies the migrations the file lacks, all in one BEGIN IMMEDIATE transaction, and returns their versions.
+ * The write lock is taken before the ledger is read, so of several processes migrating a fresh file at
+ * once the first applies everything and the others then find nothing left to do. Versions in the ledger
+ * that this code does not know (a newer hewn migrated the file) are left alone.
+ */
+export function applyMigrations(db: Database.Database, clock: () => number): number[] {
+  const run = db.transaction((): number[] => {
+    db.exec(sql.CREATE_MIGRATIONS_TABLE);
+    const applied = new Set(db.prepare(sql.SELECT_MIGRATION_VERSIONS).pluck().all() as number[]);
+    const record = db.prepare(sql.INSERT_MIGRATION);
+    const done: number[] = [];
+    for (const migration of MIGRATIONS) {
+      if (applied.has(migration.version)) continue;
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, clock());
+      done.push(migration.version);
+    }
+    return done;
+  });
+  return run.immediate();
+}

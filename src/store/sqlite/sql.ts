@@ -1,0 +1,160 @@
+/**
+ * Every SQL text of the SQLite store. Values are always bound parameters, never spliced in; the few
+ * composed statements are built from the fixed fragments below only.
+ * @module
+ */
+
+/**
+ * Per-connection settings. WAL lets readers run beside the single writer of another process;
+ * `synchronous = FULL` makes every commit durable across power loss, which users of a job queue assume.
+ * (The busy timeout is set through the driver's `timeout` option, so it already applies to these.)
+ */
+export const PRAGMAS: readonly string[] = ["journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"];
+
+/**
+ * Claimable rows, spelled identically in queries and in the partial indexes' WHERE: SQLite only uses a
+ * partial index when the query repeats its condition.
+ */
+const RUNNABLE = "status IN ('enqueued', 'failed', 'dequeued')";
+
+// ---- Migrations ----------------------------------------------------------------------------------
+
+export const CREATE_MIGRATIONS_TABLE = `
+CREATE TABLE IF NOT EXISTS hewn_migrations (
+  version INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+)`;
+
+export const SELECT_MIGRATION_VERSIONS = "SELECT version FROM hewn_migrations ORDER BY version";
+
+export const INSERT_MIGRATION = "INSERT INTO hewn_migrations (version, name, applied_at) VALUES (?, ?, ?)";
+
+/**
+ * Migration 1. Frozen once released: change the schema with a new migration, never by editing this.
+ * AUTOINCREMENT so ids are never reused after retention deletes the newest rows (ids are cursors).
+ */
+export const MIGRATION_1_CREATE_JOBS = `
+CREATE TABLE hewn_jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  data TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('enqueued', 'dequeued', 'completed', 'failed', 'cancelled')),
+  created_at INTEGER NOT NULL,
+  available_at INTEGER NOT NULL,
+  started_at INTEGER,
+  ended_at INTEGER,
+  finished_at INTEGER,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  result TEXT,
+  reason TEXT,
+  label TEXT,
+  priority INTEGER NOT NULL DEFAULT 0,
+  progress REAL,
+  errors TEXT NOT NULL DEFAULT '[]'
+);
+-- The claim: equality on name, then rows already in claim order, so LIMIT stops early.
+-- Finished rows are left out so the index stays as small as the backlog.
+CREATE INDEX hewn_jobs_claim ON hewn_jobs (name, priority DESC, available_at, id) WHERE ${RUNNABLE};
+-- msUntilNextAvailable: MIN(available_at) per name is a single seek here (priority would be in the way above).
+CREATE INDEX hewn_jobs_next ON hewn_jobs (name, available_at) WHERE ${RUNNABLE};
+-- Retention scans the oldest finished rows first; unfinished rows are not in it at all.
+CREATE INDEX hewn_jobs_finished ON hewn_jobs (finished_at) WHERE finished_at IS NOT NULL;
+-- Counts and lists by status (and name).
+CREATE INDEX hewn_jobs_status ON hewn_jobs (status, name);
+`;
+
+// ---- Jobs ----------------------------------------------------------------------------------------
+
+export const INSERT_JOB = `
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
+VALUES (@name, @data, 'enqueued', @now, @availableAt, @priority, @label)
+RETURNING *`;
+
+/**
+ * Candidates of one claim request, in claim order. Runs inside BEGIN IMMEDIATE, so no other connection
+ * can claim the same rows between this and CLAIM_JOB.
+ */
+export const SELECT_CLAIMABLE = `
+SELECT id FROM hewn_jobs
+WHERE name = @name AND ${RUNNABLE} AND available_at <= @now
+ORDER BY priority DESC, available_at, id
+LIMIT @limit`;
+
+/** One row at a time, so the claimed rows come back in the order SELECT_CLAIMABLE chose. */
+export const CLAIM_JOB = `
+UPDATE hewn_jobs
+SET status = 'dequeued', attempts = attempts + 1, started_at = @now, available_at = @now + @leaseMs, ended_at = NULL
+WHERE id = @id
+RETURNING *`;
+
+/** The fence of every outcome write: still leased by the attempt that claimed it. */
+const FENCE = "id = @id AND status = 'dequeued' AND attempts = @attempt";
+
+export const COMPLETE_JOB = `
+UPDATE hewn_jobs
+SET status = 'completed', result = @result, reason = NULL, ended_at = @now, finished_at = @now
+WHERE ${FENCE}`;
+
+export const FAIL_JOB = `
+UPDATE hewn_jobs
+SET status = 'failed', reason = @reason, errors = @errors, ended_at = @now, available_at = @now + @delayMs
+WHERE ${FENCE}
+RETURNING *`;
+
+/** COALESCE: a null `errors` parameter keeps the stored history. */
+const CANCEL_SET = `
+UPDATE hewn_jobs
+SET status = 'cancelled', reason = @reason, ended_at = @now, finished_at = @now, errors = COALESCE(@errors, errors)`;
+
+export const CANCEL_JOB_FENCED = `${CANCEL_SET} WHERE ${FENCE} RETURNING *`;
+
+/** An operator's cancel: anything not finished yet, whoever holds it. */
+export const CANCEL_JOB_ANY = `${CANCEL_SET} WHERE id = @id AND status NOT IN ('completed', 'cancelled') RETURNING *`;
+
+export const EXTEND_LEASE = `UPDATE hewn_jobs SET available_at = @now + @leaseMs WHERE ${FENCE}`;
+
+export const RELEASE_JOB = `
+UPDATE hewn_jobs
+SET status = 'enqueued', available_at = @now, ended_at = @now, reason = @reason
+WHERE ${FENCE}`;
+
+export const SET_PROGRESS = `UPDATE hewn_jobs SET progress = @progress WHERE ${FENCE}`;
+
+export const GET_JOB = "SELECT * FROM hewn_jobs WHERE id = ?";
+
+/**
+ * A listing with only the filters in use, so each variant can use an index (an `@x IS NULL OR …`
+ * catch-all could not). Ids are bound as given: the INTEGER affinity of `id` makes SQLite compare
+ * a decimal string numerically ('10' > '9').
+ */
+export function listJobsSql(filter: { name: boolean; status: boolean; afterId: boolean }): string {
+  const where: string[] = [];
+  if (filter.name) where.push("name = @name");
+  if (filter.status) where.push("status = @status");
+  if (filter.afterId) where.push("id > @afterId");
+  return `SELECT * FROM hewn_jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT @limit`;
+}
+
+export const COUNT_JOBS = "SELECT status, COUNT(*) AS n FROM hewn_jobs GROUP BY status";
+
+/** Listing every status turns the (status, name) index into five seeks instead of a full scan. */
+export const COUNT_JOBS_NAMED = `
+SELECT status, COUNT(*) AS n FROM hewn_jobs
+WHERE status IN ('enqueued', 'dequeued', 'completed', 'failed', 'cancelled') AND name = @name
+GROUP BY status`;
+
+/**
+ * Retention, oldest first through the finished_at index (`finished_at < x` implies its IS NOT NULL).
+ * The status test only guards against a row that was somehow given a finished_at while still live.
+ */
+export const DELETE_FINISHED = `
+DELETE FROM hewn_jobs WHERE id IN (
+  SELECT id FROM hewn_jobs
+  WHERE finished_at < @cutoff AND status IN ('completed', 'cancelled')
+  ORDER BY finished_at
+  LIMIT @limit
+)`;
+
+/** One name at a time: a single seek in the (name, available_at) index each. */
+export const NEXT_AVAILABLE_AT = `SELECT MIN(available_at) FROM hewn_jobs WHERE name = @name AND ${RUNNABLE}`;

@@ -1,0 +1,410 @@
+/**
+ * The SQLite store: one database file, shared by any number of processes.
+ *
+ * better-sqlite3 is synchronous, so every method does its work before it returns; the promises only
+ * fit the `Store` seam. Each read-modify-write runs in BEGIN IMMEDIATE, which takes the file's write lock
+ * up front (waiting up to the busy timeout), so two processes can never claim the same job.
+ * @module
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { StoreError, ValidationError, coerceError } from "../../errors.js";
+import { JOB_STATUSES, type JobAttemptError, type JobStatus } from "../../job.js";
+import type {
+  AttemptRef,
+  CancelItem,
+  ClaimRequest,
+  CompleteItem,
+  ExtendItem,
+  FailItem,
+  ListQuery,
+  NewJob,
+  Store,
+  StoreCapabilities,
+  StoredJob,
+  WakeListener,
+} from "../store.js";
+import { applyMigrations } from "./migrations.js";
+import * as sql from "./sql.js";
+
+export interface SqliteStoreOptions {
+  /** The database file; created if missing. */
+  filename: string;
+  /** Epoch ms. Every time the store writes or compares comes from it. Default `Date.now`. */
+  clock?: () => number;
+  /** How long to wait for another connection's write lock before failing, in ms. Default 5000. */
+  busyTimeoutMs?: number;
+  /** Receives what `afterTransaction` callbacks throw: they run from a timer, with no caller to reject. */
+  onError?: (error: Error) => void;
+}
+
+type Handle = Database.Database;
+type Statement = Database.Statement<unknown[], unknown>;
+
+/** A `hewn_jobs` row as the driver returns it. */
+interface JobRow {
+  id: number;
+  name: string;
+  data: string;
+  status: JobStatus;
+  created_at: number;
+  available_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+  finished_at: number | null;
+  attempts: number;
+  result: string | null;
+  reason: string | null;
+  label: string | null;
+  priority: number;
+  progress: number | null;
+  errors: string;
+}
+
+/** What the store keeps per connection, its own or a user's `tx` handle. */
+interface HandleCache {
+  statements: Map<string, Statement>;
+  /** On a handle already inside a transaction, better-sqlite3 makes this a SAVEPOINT: a failing batch leaves nothing behind. */
+  insert: Database.Transaction<(jobs: NewJob[]) => JobRow[]>;
+  /** Canonical path of the handle's file, for the same-file check of `tx`. */
+  file: string;
+}
+
+/** How often `afterTransaction` looks whether the user's transaction has ended. */
+const TX_POLL_MS = 2;
+
+export class SqliteStore implements Store {
+  readonly capabilities: StoreCapabilities = { crossProcessWakeups: false, defaultPollInterval: 200 };
+
+  private readonly db: Handle;
+  private readonly clock: () => number;
+  private readonly onError: (error: Error) => void;
+  private readonly handles = new WeakMap<Handle, HandleCache>();
+  private readonly pollers = new Set<NodeJS.Timeout>();
+
+  private readonly claimTx: Database.Transaction<(requests: ClaimRequest[]) => JobRow[]>;
+  /** Applies one fenced statement per item; returns the ids it changed. */
+  private readonly fencedTx: Database.Transaction<(sqlText: string, params: Array<Record<string, unknown>>) => Set<string>>;
+
+  constructor(options: SqliteStoreOptions) {
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 0x7fffffff) {
+      throw new ValidationError("options.busyTimeoutMs", `must be a non-negative integer, got ${busyTimeoutMs}`);
+    }
+    this.clock = options.clock ?? Date.now;
+    this.onError = options.onError ?? ((error) => process.emitWarning(error));
+    this.db = guard("open", () => {
+      const db = new Database(options.filename, { timeout: busyTimeoutMs });
+      try {
+        for (const pragma of sql.PRAGMAS) db.pragma(pragma);
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+      return db;
+    });
+
+    this.claimTx = this.db.transaction((requests: ClaimRequest[]) => {
+      // Inside the lock: time spent waiting for it must not shorten the leases.
+      const now = this.clock();
+      const select = this.statement(this.db, sql.SELECT_CLAIMABLE).pluck();
+      const claim = this.statement(this.db, sql.CLAIM_JOB);
+      const rows: JobRow[] = [];
+      for (const { name, limit, leaseMs } of requests) {
+        // LIMIT -1 means "no limit" to SQLite.
+        if (!(limit > 0)) continue;
+        for (const id of select.all({ name, now, limit }) as number[]) {
+          rows.push(claim.get({ id, now, leaseMs }) as JobRow);
+        }
+      }
+      return rows;
+    });
+
+    this.fencedTx = this.db.transaction((sqlText: string, params: Array<Record<string, unknown>>) => {
+      const now = this.clock();
+      const statement = this.statement(this.db, sqlText);
+      const applied = new Set<string>();
+      for (const p of params) {
+        if (statement.run({ ...p, now }).changes > 0) applied.add(String(p.id));
+      }
+      return applied;
+    });
+  }
+
+  migrate(): Promise<void> {
+    return this.settle("migrate", () => {
+      applyMigrations(this.db, this.clock);
+    });
+  }
+
+  /** Not async on purpose: the insert must happen before this returns, for a synchronous `db.transaction(fn)`. */
+  insertJobs(jobs: NewJob[], tx?: unknown): Promise<StoredJob[]> {
+    return this.settle("insertJobs", () => {
+      if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs).map(toStoredJob);
+      const handle = this.checkTx(tx);
+      return this.cache(handle).insert(jobs).map(toStoredJob);
+    });
+  }
+
+  /**
+   * Calls `callback` once `tx` (a better-sqlite3 handle) is no longer inside a transaction, at once if it
+   * is not now. better-sqlite3 has no commit hook, so this polls on an unref'd timer. `close()` drops
+   * pending calls: a wake-up for a closed store has no one to reach.
+   */
+  afterTransaction(tx: unknown, callback: () => void): void {
+    const call = (): void => {
+      try {
+        callback();
+      } catch (error) {
+        this.onError(coerceError(error));
+      }
+    };
+    if (!isHandle(tx) || !tx.inTransaction) return call();
+    const poller = setInterval(() => {
+      if (tx.inTransaction) return;
+      clearInterval(poller);
+      this.pollers.delete(poller);
+      call();
+    }, TX_POLL_MS);
+    poller.unref();
+    this.pollers.add(poller);
+  }
+
+  claimJobs(requests: ClaimRequest[]): Promise<StoredJob[]> {
+    return this.settle("claimJobs", () => (requests.length === 0 ? [] : this.claimTx.immediate(requests).map(toStoredJob)));
+  }
+
+  completeJobs(items: CompleteItem[]): Promise<Set<string>> {
+    return this.fenced("completeJobs", sql.COMPLETE_JOB, items.map(({ id, attempt, result }) => ({ id, attempt, result })));
+  }
+
+  failJob(item: FailItem): Promise<StoredJob | null> {
+    return this.settle("failJob", () => {
+      const { id, attempt, reason, delayMs, errors } = item;
+      return this.one(sql.FAIL_JOB, { id, attempt, reason, delayMs, errors, now: this.clock() });
+    });
+  }
+
+  cancelJob(item: CancelItem): Promise<StoredJob | null> {
+    return this.settle("cancelJob", () => {
+      const { id, attempt, reason, errors } = item;
+      const now = this.clock();
+      return attempt === null
+        ? this.one(sql.CANCEL_JOB_ANY, { id, reason, errors, now })
+        : this.one(sql.CANCEL_JOB_FENCED, { id, attempt, reason, errors, now });
+    });
+  }
+
+  extendLeases(items: ExtendItem[]): Promise<Set<string>> {
+    return this.fenced("extendLeases", sql.EXTEND_LEASE, items.map(({ id, attempt, leaseMs }) => ({ id, attempt, leaseMs })));
+  }
+
+  releaseJobs(items: AttemptRef[], reason: string): Promise<Set<string>> {
+    return this.fenced("releaseJobs", sql.RELEASE_JOB, items.map(({ id, attempt }) => ({ id, attempt, reason })));
+  }
+
+  setProgress(ref: AttemptRef, progress: number): Promise<boolean> {
+    return this.settle("setProgress", () => {
+      const params = { id: ref.id, attempt: ref.attempt, progress };
+      return this.statement(this.db, sql.SET_PROGRESS).run(params).changes > 0;
+    });
+  }
+
+  getJob(id: string): Promise<StoredJob | null> {
+    return this.settle("getJob", () => {
+      const row = this.statement(this.db, sql.GET_JOB).get(id) as JobRow | undefined;
+      return row === undefined ? null : toStoredJob(row);
+    });
+  }
+
+  listJobs(query: ListQuery): Promise<StoredJob[]> {
+    return this.settle("listJobs", () => {
+      const { name, status, afterId } = query;
+      const text = sql.listJobsSql({ name: name !== undefined, status: status !== undefined, afterId: afterId !== undefined });
+      const params: Record<string, unknown> = { limit: Math.max(0, query.limit) };
+      if (name !== undefined) params.name = name;
+      if (status !== undefined) params.status = status;
+      if (afterId !== undefined) params.afterId = afterId;
+      return (this.statement(this.db, text).all(params) as JobRow[]).map(toStoredJob);
+    });
+  }
+
+  countJobs(name?: string): Promise<Record<JobStatus, number>> {
+    return this.settle("countJobs", () => {
+      const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
+      const rows = (
+        name === undefined
+          ? this.statement(this.db, sql.COUNT_JOBS).all()
+          : this.statement(this.db, sql.COUNT_JOBS_NAMED).all({ name })
+      ) as Array<{ status: JobStatus; n: number }>;
+      for (const { status, n } of rows) counts[status] = n;
+      return counts;
+    });
+  }
+
+  deleteFinished(olderThanMs: number, limit: number): Promise<number> {
+    return this.settle("deleteFinished", () => {
+      if (!(limit > 0)) return 0;
+      const cutoff = this.clock() - olderThanMs;
+      return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff, limit }).changes;
+    });
+  }
+
+  msUntilNextAvailable(names: string[]): Promise<number | null> {
+    return this.settle("msUntilNextAvailable", () => {
+      const next = this.statement(this.db, sql.NEXT_AVAILABLE_AT).pluck();
+      let earliest: number | null = null;
+      for (const name of new Set(names)) {
+        const at = next.get({ name }) as number | null;
+        if (at !== null && (earliest === null || at < earliest)) earliest = at;
+      }
+      return earliest === null ? null : Math.max(0, earliest - this.clock());
+    });
+  }
+
+  /** Other processes cannot reach this one: workers poll (see `capabilities`). */
+  listen(_names: string[], _onWake: WakeListener, _onError: (error: Error) => void): Promise<() => Promise<void>> {
+    return Promise.resolve(() => Promise.resolve());
+  }
+
+  close(): Promise<void> {
+    for (const poller of this.pollers) clearInterval(poller);
+    this.pollers.clear();
+    return this.settle("close", () => {
+      if (this.db.open) this.db.close();
+    });
+  }
+
+  /** Runs `work` now (synchronously) and settles the returned promise with its outcome. */
+  private settle<T>(operation: string, work: () => T): Promise<T> {
+    try {
+      return Promise.resolve(guard(operation, work));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private fenced(operation: string, sqlText: string, params: Array<Record<string, unknown>>): Promise<Set<string>> {
+    return this.settle(operation, () => (params.length === 0 ? new Set<string>() : this.fencedTx.immediate(sqlText, params)));
+  }
+
+  /** A single-statement write returning the changed row: atomic on its own, no transaction needed. */
+  private one(sqlText: string, params: Record<string, unknown>): StoredJob | null {
+    const row = this.statement(this.db, sqlText).get(params) as JobRow | undefined;
+    return row === undefined ? null : toStoredJob(row);
+  }
+
+  /** Prepared once per handle and SQL text, then reused. */
+  private statement(db: Handle, sqlText: string): Statement {
+    const statements = this.cache(db).statements;
+    let statement = statements.get(sqlText);
+    if (statement === undefined) {
+      // A user's handle may default to BigInt integers; rows must look the same whoever's handle read them.
+      statement = db.prepare(sqlText).safeIntegers(false);
+      statements.set(sqlText, statement);
+    }
+    return statement;
+  }
+
+  private cache(db: Handle): HandleCache {
+    let cache = this.handles.get(db);
+    if (cache === undefined) {
+      const insert = db.transaction((jobs: NewJob[]) => {
+        const now = this.clock();
+        const statement = this.statement(db, sql.INSERT_JOB);
+        return jobs.map(
+          ({ name, data, delayMs, priority, label }) =>
+            statement.get({ name, data, now, availableAt: now + delayMs, priority, label }) as JobRow,
+        );
+      });
+      cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
+      this.handles.set(db, cache);
+    }
+    return cache;
+  }
+
+  /** A `tx` must be a better-sqlite3 handle on this store's file, inside a transaction the caller opened. */
+  private checkTx(tx: unknown): Handle {
+    if (!isHandle(tx)) throw new ValidationError("options.tx", "must be a better-sqlite3 Database handle");
+    if (!tx.inTransaction) {
+      throw new ValidationError("options.tx", "must be inside an open transaction (BEGIN, or within db.transaction(fn))");
+    }
+    const own = this.cache(this.db).file;
+    const theirs = this.cache(tx).file;
+    if (this.db.memory || tx.memory || theirs !== own) {
+      throw new ValidationError("options.tx", `must be a handle on the queue's database file ${own}, got ${theirs}`);
+    }
+    return tx;
+  }
+}
+
+/** The one place driver errors become `StoreError`s. */
+function guard<T>(operation: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    if (error instanceof ValidationError) throw error;
+    throw new StoreError(`sqlite ${operation}: ${coerceError(error).message}`, { cause: error });
+  }
+}
+
+function isHandle(value: unknown): value is Handle {
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as Partial<Record<"prepare" | "inTransaction" | "name", unknown>>;
+  return typeof candidate.prepare === "function" && typeof candidate.inTransaction === "boolean" && typeof candidate.name === "string";
+}
+
+/** Resolves symlinks too (e.g. macOS's /tmp), so two spellings of one file compare equal. */
+function canonicalPath(file: string): string {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+}
+
+/** The only row → job mapping. Never throws: a corrupt column degrades to a null or empty value. */
+function toStoredJob(row: JobRow): StoredJob {
+  const job: StoredJob = {
+    id: String(row.id),
+    name: row.name,
+    data: null,
+    status: row.status,
+    createdAt: new Date(row.created_at),
+    availableAt: new Date(row.available_at),
+    startedAt: toDate(row.started_at),
+    endedAt: toDate(row.ended_at),
+    finishedAt: toDate(row.finished_at),
+    attempts: row.attempts,
+    result: row.result === null ? null : parseOr(row.result, null),
+    reason: row.reason,
+    label: row.label,
+    priority: row.priority,
+    progress: row.progress,
+    errors: parseErrors(row.errors),
+  };
+  try {
+    job.data = JSON.parse(row.data) as unknown;
+  } catch (error) {
+    job.dataError = coerceError(error).message;
+  }
+  return job;
+}
+
+function toDate(ms: number | null): Date | null {
+  return ms === null ? null : new Date(ms);
+}
+
+function parseOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return fallback;
+  }
+}
+
+function parseErrors(text: string): JobAttemptError[] {
+  const errors = parseOr(text, []);
+  return Array.isArray(errors) ? (errors as JobAttemptError[]) : [];
+}

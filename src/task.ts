@@ -1,0 +1,136 @@
+/**
+ * Tasks: a name, a handler and the policy for running it.
+ * @module
+ */
+import type { Job, Json } from "./job.js";
+import type { BackoffPolicy } from "./backoff.js";
+import { ValidationError } from "./errors.js";
+import { checkDuration, checkInteger, checkKnownKeys, checkOptionsObject } from "./validate.js";
+
+/** The job as a handler sees it: a claimed job plus the number of this attempt. */
+export interface RunningJob<Data = Json> extends Job<Data, unknown> {
+  /** This attempt's number (1 = first run); equal to `attempts` at claim time. */
+  readonly attempt: number;
+}
+
+/** What a handler receives. */
+export interface JobContext<Data = Json> {
+  /** The claimed job, payload included. */
+  readonly job: RunningJob<Data>;
+  /**
+   * Aborted when this attempt should stop: the lease was lost (another worker may run the job now),
+   * or the queue is closing and the grace period ran out. Pass it to anything that accepts one.
+   */
+  readonly signal: AbortSignal;
+  /**
+   * Pushes the lease to `ms` from now and uses `ms` as the lease length from then on.
+   * Leases are already renewed automatically while the handler runs; use this when a step needs
+   * a longer lease than the task's `timeout`. Rejects with `LeaseLostError` if the lease was lost.
+   */
+  extend(ms: number): Promise<void>;
+  /** Records progress on the job (any finite number; 0..1 by convention). Rejects with `LeaseLostError` if the lease was lost. */
+  progress(value: number): Promise<void>;
+}
+
+/**
+ * Runs one attempt of a job. Its return value (JSON-serialisable, or undefined → null) becomes the
+ * job's `result`. Throw `JobError` for an expected failure; any other throw is reported and retried.
+ */
+export type Handler<Data = Json, Result = unknown> = (ctx: JobContext<Data>) => Result | Promise<Result>;
+
+/** How a task's jobs run. Durations in ms. */
+export interface TaskOptions<Data = Json> {
+  /** Jobs of this task run at most this many at once in this process. Default 2. */
+  workers?: number;
+  /** Attempts before a job that keeps throwing plain errors is cancelled; 0 = unlimited (default). */
+  maxAttempts?: number;
+  /** First retry delay. Default 1 000. */
+  minDelay?: number;
+  /** Longest retry delay. Default 600 000 (10 min). */
+  maxDelay?: number;
+  /** Each retry waits this many times longer than the one before. Default 2; at least 1. */
+  delayFactor?: number;
+  /** Randomise each retry delay downwards by up to this fraction (0..1). Default 0. */
+  jitter?: number;
+  /**
+   * The lease: how long a claimed job stays reserved for its worker. It is renewed automatically while
+   * the handler runs, so this bounds how long a crashed worker's job waits before another worker takes it.
+   * Default 600 000 (10 min), as in axe.
+   */
+  timeout?: number;
+  /**
+   * How often an idle worker looks for jobs that other processes enqueued, as a fallback to wake-ups.
+   * Default: 1 000 on PostgreSQL (LISTEN/NOTIFY wakes workers at once), 200 on SQLite.
+   */
+  interval?: number;
+  /**
+   * Checks and converts the payload before the handler runs; a throw cancels the job at once
+   * (a payload that is invalid now will be invalid on every retry). Return the value to hand the handler.
+   */
+  validate?: (data: unknown) => Data;
+}
+
+/** A task with every option resolved. Internal. */
+export interface Task {
+  readonly name: string;
+  readonly handler: Handler<unknown, unknown>;
+  readonly workers: number;
+  readonly maxAttempts: number;
+  readonly backoff: BackoffPolicy;
+  readonly timeout: number;
+  readonly interval: number | undefined;
+  readonly validate: ((data: unknown) => unknown) | undefined;
+}
+
+const TASK_OPTION_KEYS = [
+  "workers", "maxAttempts", "minDelay", "maxDelay", "delayFactor", "jitter", "timeout", "interval", "validate",
+] as const;
+
+/** The defaults, as axe had them. */
+export const TASK_DEFAULTS = {
+  workers: 2,
+  maxAttempts: 0,
+  minDelay: 1_000,
+  maxDelay: 600_000,
+  delayFactor: 2,
+  jitter: 0,
+  timeout: 600_000,
+} as const;
+
+/** Validates a task definition and fills in defaults. Throws `ValidationError`. */
+export function resolveTask(name: string, handler: unknown, options: TaskOptions<unknown> | undefined): Task {
+  if (typeof handler !== "function") throw new ValidationError("handler", "must be a function");
+  const given = checkOptionsObject(options, "taskOptions");
+  checkKnownKeys(given, TASK_OPTION_KEYS, "taskOptions");
+  const workers = checkInteger(given.workers ?? TASK_DEFAULTS.workers, "taskOptions.workers", 1, 10_000);
+  const maxAttempts = checkInteger(given.maxAttempts ?? TASK_DEFAULTS.maxAttempts, "taskOptions.maxAttempts", 0, 1_000_000);
+  const minDelay = checkDuration(given.minDelay ?? TASK_DEFAULTS.minDelay, "taskOptions.minDelay", { min: 0 });
+  const maxDelay = checkDuration(given.maxDelay ?? TASK_DEFAULTS.maxDelay, "taskOptions.maxDelay", { min: 0 });
+  if (minDelay > maxDelay) {
+    throw new ValidationError("taskOptions.minDelay", `must not exceed maxDelay (${minDelay} > ${maxDelay})`);
+  }
+  const delayFactor = given.delayFactor ?? TASK_DEFAULTS.delayFactor;
+  if (typeof delayFactor !== "number" || !Number.isFinite(delayFactor) || delayFactor < 1) {
+    throw new ValidationError("taskOptions.delayFactor", `must be a finite number of at least 1, got ${String(delayFactor)}`);
+  }
+  const jitter = given.jitter ?? TASK_DEFAULTS.jitter;
+  if (typeof jitter !== "number" || !(jitter >= 0 && jitter <= 1)) {
+    throw new ValidationError("taskOptions.jitter", `must be a number between 0 and 1, got ${String(jitter)}`);
+  }
+  const timeout = checkDuration(given.timeout ?? TASK_DEFAULTS.timeout, "taskOptions.timeout", { min: 1 });
+  const interval =
+    given.interval === undefined ? undefined : checkDuration(given.interval, "taskOptions.interval", { min: 1 });
+  if (given.validate !== undefined && typeof given.validate !== "function") {
+    throw new ValidationError("taskOptions.validate", "must be a function");
+  }
+  return {
+    name,
+    handler: handler as Handler<unknown, unknown>,
+    workers,
+    maxAttempts,
+    backoff: { minDelay, maxDelay, delayFactor, jitter },
+    timeout,
+    interval,
+    validate: given.validate,
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * Runs one attempt of one job, as a pipeline:
+ * start → decode and validate the payload → run the handler → decide the outcome → write it (fenced,
+ * retried on store errors) → emit the event.
+ *
+ * An attempt ends in exactly one way. `settle` guards that: once the lease is lost or the job released
+ * at shutdown, whatever the handler does later is dropped (a write would be fenced out anyway).
+ * @module
+ */
+import { backoffDelay } from "../backoff.js";
+import { LeaseLostError, ShutdownError, coerceError, findJobError } from "../errors.js";
+import type { QueueEvents, TypedEmitter } from "../events.js";
+import { MAX_KEPT_ERRORS, type Job, type JobAttemptError } from "../job.js";
+import type { StoredJob, Store } from "../store/store.js";
+import type { JobContext, RunningJob, Task } from "../task.js";
+import { checkDuration, serializeJson } from "../validate.js";
+import type { Completer } from "./completer.js";
+import type { Heartbeat, TrackedLease } from "./heartbeat.js";
+import type { ErrorReporter } from "./report.js";
+
+/** What an attempt needs from its worker. */
+export interface ExecutorDeps {
+  readonly store: Store;
+  readonly heartbeat: Heartbeat;
+  readonly completer: Completer;
+  readonly events: TypedEmitter<QueueEvents>;
+  readonly report: ErrorReporter;
+  readonly maxPayloadBytes: number;
+}
+
+type AttemptState = "running" | "lost" | "released" | "done";
+
+/** Longest reason stored; longer messages are cut (a stack trace pasted as a message, say). */
+const MAX_REASON_LENGTH = 2000;
+/** Backoff between retries of an outcome write that failed with a store error. */
+const WRITE_RETRY_MIN_MS = 100;
+const WRITE_RETRY_MAX_MS = 5000;
+
+/** One attempt of a job in this process. */
+export class Attempt {
+  readonly job: StoredJob;
+  readonly task: Task;
+  readonly controller = new AbortController();
+  readonly lease: TrackedLease;
+  /** Settles when the attempt's outcome is written, dropped or released. */
+  readonly done: Promise<void>;
+  #state: AttemptState = "running";
+  #deps: ExecutorDeps;
+  #handlerSettled = false;
+
+  constructor(deps: ExecutorDeps, job: StoredJob, task: Task, grantedAt: number) {
+    this.#deps = deps;
+    this.job = job;
+    this.task = task;
+    this.lease = deps.heartbeat.track(
+      { id: job.id, attempt: job.attempts, leaseMs: task.timeout, onLost: (error) => this.loseLease(error) },
+      grantedAt,
+    );
+    this.done = this.#run();
+  }
+
+  get attempt(): number {
+    return this.job.attempts;
+  }
+
+  /** Whether the handler is still running (false once it returned or threw, even if the outcome is still being written). */
+  get handlerRunning(): boolean {
+    return !this.#handlerSettled;
+  }
+
+  /** The lease is gone: abort the handler, report, and drop whatever it does next. */
+  loseLease(error: LeaseLostError): void {
+    if (this.#state !== "running") return;
+    this.#state = "lost";
+    this.#deps.heartbeat.untrack(this.lease);
+    this.controller.abort(error);
+    this.#deps.report(error, { source: "lease", job: this.job });
+    this.#deps.events.emit("job:lease-lost", { job: this.job, error });
+  }
+
+  /**
+   * Marks the attempt as released at shutdown (the caller writes the release for all attempts in one
+   * batch) and aborts the handler. Returns false if the attempt had already ended.
+   */
+  release(): boolean {
+    if (this.#state !== "running") return false;
+    this.#state = "released";
+    this.#deps.heartbeat.untrack(this.lease);
+    this.controller.abort(new ShutdownError("queue closed before the handler finished; the job was released"));
+    return true;
+  }
+
+  async #run(): Promise<void> {
+    const { job, task } = this;
+    const { events } = this.#deps;
+    events.emit("job:start", { job });
+    const startedAt = performance.now();
+    try {
+      if (job.dataError !== undefined) {
+        const error = new Error(`payload could not be decoded: ${job.dataError}`);
+        this.#deps.report(error, { source: "payload", job });
+        await this.#cancel(error.message);
+        return;
+      }
+      let data: unknown = job.data;
+      if (task.validate) {
+        try {
+          data = task.validate(job.data);
+        } catch (thrown) {
+          // A payload that fails validation now will fail on every retry: cancel rather than loop.
+          const error = coerceError(thrown);
+          this.#deps.report(error, { source: "payload", job });
+          await this.#cancel(`invalid payload: ${error.message}`);
+          return;
+        }
+      }
+      let result: string;
+      try {
+        const value = await task.handler(this.#context(data));
+        this.#handlerSettled = true;
+        result = serializeJson(value === undefined ? null : value, "result", this.#deps.maxPayloadBytes);
+      } catch (thrown) {
+        this.#handlerSettled = true;
+        await this.#failOrCancel(coerceError(thrown), performance.now() - startedAt);
+        return;
+      }
+      await this.#complete(result, performance.now() - startedAt);
+    } finally {
+      this.#handlerSettled = true;
+      if (this.#state === "running") this.#state = "done";
+      this.#deps.heartbeat.untrack(this.lease);
+    }
+  }
+
+  #context(data: unknown): JobContext<unknown> {
+    const { store, heartbeat } = this.#deps;
+    const { dataError: _unused, ...stored } = this.job;
+    const job: RunningJob<unknown> = { ...stored, data, attempt: stored.attempts };
+    const ref = { id: this.job.id, attempt: this.job.attempts };
+    const ensureLease = () => {
+      if (this.#state !== "running") {
+        throw this.controller.signal.reason instanceof Error
+          ? this.controller.signal.reason
+          : new LeaseLostError(ref.id, ref.attempt, "the attempt has ended");
+      }
+    };
+    return {
+      job,
+      signal: this.controller.signal,
+      extend: async (ms: number) => {
+        checkDuration(ms, "ms", { min: 1 });
+        ensureLease();
+        const sentAt = performance.now();
+        const extended = await store.extendLeases([{ ...ref, leaseMs: ms }]);
+        if (!extended.has(ref.id)) {
+          this.loseLease(new LeaseLostError(ref.id, ref.attempt, "extend found the lease lost"));
+          ensureLease();
+        }
+        this.lease.leaseMs = ms;
+        heartbeat.renewed(this.lease, sentAt);
+      },
+      progress: async (value: number) => {
+        if (typeof value !== "number" || !Number.isFinite(value)) throw new TypeError("progress must be a finite number");
+        ensureLease();
+        if (!(await store.setProgress(ref, value))) {
+          this.loseLease(new LeaseLostError(ref.id, ref.attempt, "progress found the lease lost"));
+          ensureLease();
+        }
+      },
+    };
+  }
+
+  async #complete(result: string, durationMs: number): Promise<void> {
+    const written = await this.#write("complete", () => this.#deps.completer.complete({ id: this.job.id, attempt: this.attempt, result }),
+      (row) => row.status === "completed");
+    if (!written) return;
+    const now = new Date();
+    const job: Job<unknown, unknown> = {
+      ...this.job, status: "completed", result: JSON.parse(result) as unknown, reason: null, endedAt: now, finishedAt: now,
+    };
+    this.#deps.events.emit("job:complete", { job, result: job.result, durationMs });
+  }
+
+  async #failOrCancel(error: Error, durationMs: number): Promise<void> {
+    const { task } = this;
+    const jobError = findJobError(error);
+    if (jobError) {
+      if (!jobError.retry) return this.#cancel(jobError.reason);
+      return this.#fail(jobError.reason, jobError, durationMs);
+    }
+    this.#deps.report(error, { source: "handler", job: this.job });
+    if (task.maxAttempts > 0 && this.attempt >= task.maxAttempts) {
+      return this.#cancel(`gave up after ${this.attempt} attempts (maxAttempts ${task.maxAttempts}): ${messageOf(error)}`);
+    }
+    return this.#fail(messageOf(error), error, durationMs);
+  }
+
+  async #fail(reason: string, error: Error, durationMs: number): Promise<void> {
+    const item = {
+      id: this.job.id,
+      attempt: this.attempt,
+      reason: cleanReason(reason),
+      delayMs: backoffDelay(this.task.backoff, this.attempt),
+      errors: this.#errorsWith(reason),
+    };
+    let row: StoredJob | null = null;
+    const written = await this.#write("fail", async () => (row = await this.#deps.store.failJob(item)) !== null,
+      (current) => current.status === "failed");
+    if (written) this.#deps.events.emit("job:fail", { job: row ?? this.job, error, durationMs });
+  }
+
+  async #cancel(reason: string): Promise<void> {
+    const item = { id: this.job.id, attempt: this.attempt, reason: cleanReason(reason), errors: this.#errorsWith(reason) };
+    let row: StoredJob | null = null;
+    const written = await this.#write("cancel", async () => (row = await this.#deps.store.cancelJob(item)) !== null,
+      (current) => current.status === "cancelled");
+    if (written) this.#deps.events.emit("job:cancel", { job: row ?? this.job, reason: item.reason });
+  }
+
+  #errorsWith(message: string): string {
+    const entry: JobAttemptError = { attempt: this.attempt, at: new Date().toISOString(), message: cleanReason(message) };
+    return JSON.stringify([...this.job.errors, entry].slice(-MAX_KEPT_ERRORS));
+  }
+
+  /**
+   * Writes an outcome, retrying store errors with backoff for as long as the lease may still hold.
+   * Returns whether it was written. A write refused by the fence means the lease was lost: reported.
+   * After a failed try, a refusal may also mean the earlier try did land (its reply was lost), so the
+   * row is read back and `landed` decides.
+   */
+  async #write(what: string, write: () => Promise<boolean>, landed: (row: StoredJob) => boolean): Promise<boolean> {
+    let delay = WRITE_RETRY_MIN_MS;
+    for (let tries = 0; ; tries++) {
+      if (this.#state !== "running") return false;
+      try {
+        if (await write()) return true;
+        if (tries > 0) {
+          const row = await this.#deps.store.getJob(this.job.id);
+          if (row && row.attempts === this.attempt && landed(row)) return true;
+        }
+        this.loseLease(new LeaseLostError(this.job.id, this.attempt, `${what} was not written: the lease was lost`));
+        return false;
+      } catch (thrown) {
+        this.#deps.report(coerceError(thrown), { source: "outcome", job: this.job });
+        if (performance.now() + delay >= this.lease.expiresAt) {
+          this.loseLease(new LeaseLostError(this.job.id, this.attempt,
+            `${what} could not be written before the lease ran out; the job will run again`));
+          return false;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, WRITE_RETRY_MAX_MS);
+      }
+    }
+  }
+}
+
+function messageOf(error: Error): string {
+  return error.message || error.name || "error without a message";
+}
+
+/** Reasons go into text columns: PostgreSQL text cannot hold NUL, and a huge message helps nobody. */
+function cleanReason(reason: string): string {
+  // eslint-disable-next-line no-control-regex
+  const text = reason.replace(/\u0000/g, "\uFFFD").toWellFormed();
+  return text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH)}…` : text;
+}

@@ -1,0 +1,14 @@
+/**
+ * The conformance suite on postgres.
+ */
+import { describe } from "node:test";
+import { postgresHarness as harness } from "../harness/postgres.js";
+import { storeSuite } from "./store-suite.js";
+import { queueSuite } from "./queue-suite.js";
+import { validationSuite } from "./validation-suite.js";
+
+const skip = (await harness.skipReason()) ?? false;
+
+describe("postgres: store", { skip }, () => storeSuite(harness));
+describe("postgres: queue", { skip }, () => queueSuite(harness));
+describe("postgres: validation", { skip }, () => validationSuite(harness));

@@ -1,0 +1,510 @@
+/**
+ * Queue-level conformance: axe's pool tests and the fixes of its known bugs, through the public API.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { StoreHarness } from "../harness/harness.js";
+import { JobError, LeaseLostError, ShutdownError, type Job } from "../../src/index.js";
+import { Signal, nextEvent, setup, taskName, until, within } from "../helpers.js";
+
+/** Fast retries for tests that go through several attempts. */
+const QUICK = { minDelay: 1, maxDelay: 5 } as const;
+
+export function queueSuite(harness: StoreHarness): void {
+  test("a job runs and completes with the handler's result", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    queue.define<{ x: number }>(name, async (ctx) => ({ doubled: ctx.job.data.x * 2, attempt: ctx.job.attempt }));
+    await queue.start();
+    const done = nextEvent(queue, "job:complete");
+    const job = await queue.enqueue(name, { x: 21 });
+    assert.equal((await done).job.id, job.id);
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "completed");
+    assert.equal(stored?.attempts, 1);
+    assert.deepEqual(stored?.result, { doubled: 42, attempt: 1 });
+    assert.ok(stored?.finishedAt instanceof Date);
+  });
+
+  test("a delayed job runs once due, not before", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async () => "ok");
+    await queue.start();
+    const done = nextEvent(queue, "job:complete");
+    const job = await queue.enqueue(name, {}, { delay: 150 });
+    await done;
+    const stored = await queue.get(job.id);
+    assert.ok(stored?.startedAt);
+    assert.ok(stored.startedAt.getTime() - stored.createdAt.getTime() >= 150, "started no earlier than the delay");
+  });
+
+  test("JobError with retry: failed, retried, then completed (attempts 2); not reported", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async (ctx) => {
+      if (ctx.job.attempt === 1) throw new JobError("foo");
+      return "bar";
+    }, QUICK);
+    await queue.start();
+    const failed = nextEvent(queue, "job:fail");
+    const done = nextEvent(queue, "job:complete");
+    const job = await queue.enqueue(name);
+    assert.equal((await failed).job.reason, "foo");
+    await done;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "completed");
+    assert.equal(stored?.attempts, 2);
+    assert.equal(stored?.reason, null, "a completed job carries no failure reason; history is in errors");
+    assert.deepEqual(stored?.errors.map((e) => [e.attempt, e.message]), [[1, "foo"]]);
+    assert.deepEqual(errors.entries, []);
+  });
+
+  test("a plain error is reported to onError, retried, then completed", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    const boom = new Error("EOF");
+    queue.define(name, async (ctx) => {
+      if (ctx.job.attempt === 1) throw boom;
+      return null;
+    }, QUICK);
+    await queue.start();
+    const done = nextEvent(queue, "job:complete");
+    const job = await queue.enqueue(name);
+    await done;
+    assert.equal((await queue.get(job.id))?.attempts, 2);
+    assert.deepEqual(errors.entries.map((e) => [e.error, e.context.source, e.context.job?.id]), [[boom, "handler", job.id]]);
+  });
+
+  test("JobError without retry: cancelled after 1 attempt with its reason", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async () => {
+      throw new JobError("cancelled", { retry: false });
+    });
+    await queue.start();
+    const cancelled = nextEvent(queue, "job:cancel");
+    const job = await queue.enqueue(name);
+    await cancelled;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "cancelled");
+    assert.equal(stored?.attempts, 1);
+    assert.equal(stored?.reason, "cancelled");
+    assert.ok(stored?.finishedAt);
+    assert.deepEqual(errors.entries, []);
+  });
+
+  test("retry, then no retry: cancelled after 2 attempts", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async (ctx) => {
+      throw new JobError(`attempt ${ctx.job.attempt}`, { retry: ctx.job.attempt < 2 });
+    }, QUICK);
+    await queue.start();
+    const cancelled = nextEvent(queue, "job:cancel");
+    const job = await queue.enqueue(name);
+    await cancelled;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "cancelled");
+    assert.equal(stored?.attempts, 2);
+    assert.equal(stored?.reason, "attempt 2");
+  });
+
+  test("plain errors with maxAttempts 2: cancelled after 2 attempts, reported twice, reason says why", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async () => {
+      throw new Error("foo");
+    }, { ...QUICK, maxAttempts: 2 });
+    await queue.start();
+    const cancelled = nextEvent(queue, "job:cancel");
+    const job = await queue.enqueue(name);
+    await cancelled;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "cancelled");
+    assert.equal(stored?.attempts, 2);
+    assert.match(stored?.reason ?? "", /gave up after 2 attempts \(maxAttempts 2\): foo/);
+    assert.deepEqual(errors.sources(), ["handler", "handler"]);
+    assert.equal(stored?.errors.length, 2);
+  });
+
+  test("a JobError wrapped as a cause is recognised", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async () => {
+      throw new Error("outer", { cause: new Error("middle", { cause: new JobError("inner", { retry: false }) }) });
+    });
+    await queue.start();
+    const cancelled = nextEvent(queue, "job:cancel");
+    const job = await queue.enqueue(name);
+    await cancelled;
+    assert.equal((await queue.get(job.id))?.reason, "inner");
+    assert.deepEqual(errors.entries, []);
+  });
+
+  test("retry delays follow clamp(minDelay · factor^(attempt−1), minDelay, maxDelay) exactly", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async () => {
+      throw new JobError("again");
+    }, { minDelay: 5_000, maxDelay: 60_000, delayFactor: 3 });
+    await queue.start();
+    const job = await queue.enqueue(name);
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 4; attempt++) {
+      const failed = nextEvent(queue, "job:fail", (event) => event.job.attempts === attempt);
+      if (attempt > 1) await loc.makeAvailableNow(job.id);
+      const { job: row } = await failed;
+      assert.ok(row.endedAt);
+      delays.push(row.availableAt.getTime() - row.endedAt.getTime());
+    }
+    assert.deepEqual(delays, [5_000, 15_000, 45_000, 60_000]);
+  });
+
+  test("jobs that existed before start() are all processed, each exactly once (axe lost them)", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const jobs = await queue.enqueueMany(Array.from({ length: 300 }, (_, i) => ({ name, data: { i } })));
+    const runs = new Map<string, number>();
+    const all = new Signal();
+    queue.define(name, async (ctx) => {
+      runs.set(ctx.job.id, (runs.get(ctx.job.id) ?? 0) + 1);
+    }, { workers: 8 });
+    let completed = 0;
+    queue.on("job:complete", () => {
+      if (++completed === jobs.length) all.resolve();
+    });
+    await queue.start();
+    await within(all.promise, "300 completions");
+    assert.equal(runs.size, 300);
+    assert.ok([...runs.values()].every((count) => count === 1));
+    assert.deepEqual(await queue.count(name), { enqueued: 0, dequeued: 0, completed: 300, failed: 0, cancelled: 0 });
+  });
+
+  test("a job whose worker died runs again once its lease expires", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const job = await queue.enqueue(name, { survives: true });
+    // A "dead" worker: it claimed the job with a short lease and will never write an outcome.
+    const deadWorker = await loc.openStore();
+    assert.equal((await deadWorker.claimJobs([{ name, limit: 1, leaseMs: 200 }])).length, 1);
+    queue.define(name, async (ctx) => ctx.job.attempt);
+    const done = nextEvent(queue, "job:complete");
+    await queue.start();
+    await done;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "completed");
+    assert.equal(stored?.attempts, 2);
+    assert.equal(stored?.result, 2);
+  });
+
+  test("leases are renewed while a handler runs, so a slow job is not taken by another worker", async (t) => {
+    const { queue, another } = await setup(t, harness);
+    const rival = await another();
+    const name = taskName();
+    let runs = 0;
+    // The handler outlives its 150 ms lease several times over; heartbeats keep it.
+    const handler = async () => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      return "slow";
+    };
+    queue.define(name, handler, { timeout: 150 });
+    rival.define(name, handler, { timeout: 150, interval: 20 });
+    const done = nextEvent(queue, "job:complete");
+    const job = await queue.enqueue(name);
+    await queue.start();
+    await done;
+    await rival.start();
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "completed");
+    assert.equal(stored?.attempts, 1);
+    assert.equal(runs, 1);
+  });
+
+  test("a stale worker's outcome is refused and reported; the newer attempt's result stands", async (t) => {
+    const { queue, loc, errors } = await setup(t, harness);
+    const name = taskName();
+    const started = new Signal();
+    const proceed = new Signal();
+    queue.define(name, async () => {
+      started.resolve();
+      await proceed.promise;
+      return "stale result";
+    });
+    await queue.start();
+    const job = await queue.enqueue(name);
+    await within(started.promise, "handler start");
+    // Another worker takes the job over, as if this one's lease had expired.
+    await loc.makeAvailableNow(job.id);
+    const thief = await loc.openStore();
+    const [stolen] = await thief.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }]);
+    assert.equal(stolen?.attempts, 2);
+    const lost = nextEvent(queue, "job:lease-lost");
+    proceed.resolve();
+    assert.ok((await lost).error instanceof LeaseLostError);
+    assert.ok(errors.entries.some((e) => e.error instanceof LeaseLostError && e.context.source === "lease"));
+    assert.equal((await queue.get(job.id))?.status, "dequeued", "the stale complete changed nothing");
+    assert.equal((await thief.completeJobs([{ id: job.id, attempt: 2, result: '"fresh result"' }])).size, 1);
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "completed");
+    assert.equal(stored?.result, "fresh result");
+  });
+
+  test("the handler's signal aborts when a lease renewal finds the lease lost", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const started = new Signal();
+    const aborted = new Signal<unknown>();
+    queue.define(name, async (ctx) => {
+      started.resolve();
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      aborted.resolve(ctx.signal.reason);
+      return "ignored";
+    }, { timeout: 300 });
+    await queue.start();
+    const job = await queue.enqueue(name);
+    await within(started.promise, "handler start");
+    await loc.makeAvailableNow(job.id);
+    const thief = await loc.openStore();
+    assert.equal((await thief.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }])).length, 1);
+    assert.ok((await within(aborted.promise, "abort")) instanceof LeaseLostError);
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "dequeued");
+    assert.equal(stored?.attempts, 2);
+  });
+
+  test("a payload that fails validation is cancelled at once, never retried", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    let ran = false;
+    queue.define<{ to: string }>(name, async () => {
+      ran = true;
+    }, {
+      validate: (data) => {
+        const to = (data as { to?: unknown }).to;
+        if (typeof to !== "string") throw new TypeError("to must be a string");
+        return { to };
+      },
+    });
+    await queue.start();
+    const cancelled = nextEvent(queue, "job:cancel");
+    const job = await queue.enqueue(name, { to: 42 });
+    await cancelled;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "cancelled");
+    assert.equal(stored?.attempts, 1);
+    assert.equal(stored?.reason, "invalid payload: to must be a string");
+    assert.equal(ran, false);
+    assert.deepEqual(errors.sources(), ["payload"]);
+  });
+
+  test("a payload that cannot be decoded is cancelled, not looped", {
+    skip: harness.kind === "postgres" ? "a PostgreSQL json column cannot hold undecodable data" : false,
+  }, async (t) => {
+    const { queue, loc, errors } = await setup(t, harness);
+    const name = taskName();
+    const job = await queue.enqueue(name, { fine: true });
+    await loc.exec("UPDATE {table} SET data = ? WHERE id = ?", ["{not json", Number(job.id)]);
+    queue.define(name, async () => "never");
+    const cancelled = nextEvent(queue, "job:cancel");
+    await queue.start();
+    await cancelled;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "cancelled");
+    assert.match(stored?.reason ?? "", /^payload could not be decoded/);
+    assert.deepEqual(errors.sources(), ["payload"]);
+  });
+
+  test("progress and extend are written while the handler runs", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    let seen: Job | null = null;
+    queue.define(name, async (ctx) => {
+      await ctx.progress(0.5);
+      await ctx.extend(3_600_000);
+      seen = await queue.get(ctx.job.id);
+    }, { timeout: 60_000 });
+    await queue.start();
+    const done = nextEvent(queue, "job:complete");
+    const job = await queue.enqueue(name);
+    await done;
+    const during = seen as Job | null;
+    assert.equal(during?.progress, 0.5);
+    assert.ok(during && during.startedAt && during.availableAt.getTime() - during.startedAt.getTime() >= 3_500_000);
+    assert.equal((await queue.get(job.id))?.progress, 0.5);
+  });
+
+  test("an operator's cancel stops a waiting job and aborts a running one; its outcome is not written", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    const waiting = await queue.enqueue(name, {}, { delay: 3_600_000 });
+    assert.equal(await queue.cancel(waiting.id, "not needed"), true);
+    assert.equal(await queue.cancel(waiting.id, "again"), false);
+    assert.equal((await queue.get(waiting.id))?.reason, "not needed");
+
+    const started = new Signal();
+    queue.define(name, async (ctx) => {
+      started.resolve();
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      return "too late";
+    });
+    await queue.start();
+    const running = await queue.enqueue(name);
+    await within(started.promise, "handler start");
+    const lost = nextEvent(queue, "job:lease-lost");
+    assert.equal(await queue.cancel(running.id, "stop it"), true);
+    await lost;
+    const stored = await queue.get(running.id);
+    assert.equal(stored?.status, "cancelled");
+    assert.equal(stored?.reason, "stop it");
+    assert.equal(stored?.result, null);
+    assert.ok(errors.entries.every((e) => e.error instanceof LeaseLostError));
+  });
+
+  test("close() waits for running handlers within the grace period", async (t) => {
+    const { queue, another } = await setup(t, harness);
+    const name = taskName();
+    const started = new Signal();
+    const proceed = new Signal();
+    queue.define(name, async () => {
+      started.resolve();
+      await proceed.promise;
+      return "finished";
+    });
+    await queue.start();
+    const job = await queue.enqueue(name);
+    await within(started.promise, "handler start");
+    let closed = false;
+    const closing = queue.close({ grace: 30_000 }).then(() => (closed = true));
+    assert.equal(queue.close(), queue.close(), "idempotent: the same promise");
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(closed, false, "still waiting for the handler");
+    proceed.resolve();
+    await within(closing, "close");
+    await assert.rejects(queue.enqueue(name), /closed/);
+    const stored = await (await another()).get(job.id);
+    assert.equal(stored?.status, "completed");
+    assert.equal(stored?.result, "finished");
+  });
+
+  test("after the grace period, close() aborts handlers and releases their jobs for another worker at once", async (t) => {
+    const { queue, another } = await setup(t, harness);
+    const name = taskName();
+    const started = new Signal();
+    const aborted = new Signal<unknown>();
+    queue.define(name, async (ctx) => {
+      started.resolve();
+      ctx.signal.addEventListener("abort", () => aborted.resolve(ctx.signal.reason));
+      await new Promise(() => undefined); // ignores its signal and never settles
+    });
+    await queue.start();
+    const job = await queue.enqueue(name);
+    await within(started.promise, "handler start");
+    const released = nextEvent(queue, "job:release");
+    await within(queue.close({ grace: 50 }), "close");
+    await released;
+    assert.ok((await aborted.promise) instanceof ShutdownError);
+
+    const successor = await another();
+    const stored = await successor.get(job.id);
+    assert.equal(stored?.status, "enqueued");
+    assert.ok(stored && stored.availableAt.getTime() <= Date.now() + 1000, "available at once");
+    successor.define(name, async (ctx) => `attempt ${ctx.job.attempt}`);
+    const done = nextEvent(successor, "job:complete");
+    await successor.start();
+    assert.equal((await done).result, "attempt 2");
+  });
+
+  test("close() before start() and twice is fine", async (t) => {
+    const { queue } = await setup(t, harness);
+    await queue.close();
+    await queue.close();
+    assert.throws(() => queue.define(taskName(), async () => null), /closed/);
+  });
+
+  test("retention deletes completed and cancelled jobs after removeAfter, never other statuses", async (t) => {
+    const { another } = await setup(t, harness);
+    const queue = await another({ removeAfter: 1 });
+    const name = taskName();
+    queue.define(name, async (ctx) => {
+      const kind = (ctx.job.data as { kind: string }).kind;
+      if (kind === "cancel") throw new JobError("no", { retry: false });
+      if (kind === "fail") throw new JobError("later");
+      return "ok";
+    }, { minDelay: 3_600_000, maxDelay: 3_600_000 });
+    const kinds = ["complete", "cancel", "fail"];
+    const jobs = await queue.enqueueMany(kinds.map((kind) => ({ name, data: { kind } })));
+    const waiting = await queue.enqueue(name, { kind: "complete" }, { delay: 3_600_000 });
+    let deleted = 0;
+    const cleaned = new Signal();
+    queue.on("queue:cleanup", (event) => {
+      deleted += event.deleted;
+      if (deleted >= 2) cleaned.resolve();
+    });
+    await queue.start();
+    await within(cleaned.promise, "retention to delete 2 jobs");
+    assert.equal(deleted, 2);
+    const [completed, cancelled, failed] = await Promise.all(jobs.map((job) => queue.get(job.id)));
+    assert.equal(completed, null);
+    assert.equal(cancelled, null);
+    assert.equal(failed?.status, "failed");
+    assert.equal((await queue.get(waiting.id))?.status, "enqueued");
+  });
+
+  test("transactional enqueue: rolled back → never visible nor run; committed → runs", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const ran: string[] = [];
+    queue.define(name, async (ctx) => {
+      ran.push((ctx.job.data as { which: string }).which);
+    });
+    await queue.start();
+    let rolledBack: Job | undefined;
+    await loc.transaction(false, async (tx) => {
+      rolledBack = await queue.enqueue(name, { which: "rolled back" }, { tx });
+    });
+    assert.ok(rolledBack);
+    assert.equal(await queue.get(rolledBack.id), null);
+    const done = nextEvent(queue, "job:complete");
+    await loc.transaction(true, async (tx) => {
+      await queue.enqueue(name, { which: "committed" }, { tx });
+    });
+    await done;
+    assert.deepEqual(ran, ["committed"]);
+    assert.deepEqual((await queue.list({ name })).map((job) => (job.data as { which: string }).which), ["committed"]);
+  });
+
+  test("list, get and count read what was stored", async (t) => {
+    const { queue } = await setup(t, harness);
+    const [a, b, c] = await queue.enqueueMany([{ name: "x", data: { n: 1 } }, { name: "y" }, { name: "x", priority: 3 }]);
+    assert.ok(a && b && c);
+    assert.deepEqual(b.data, {});
+    assert.equal(c.priority, 3);
+    assert.deepEqual((await queue.list({ name: "x" })).map((job) => job.id), [a.id, c.id]);
+    assert.deepEqual((await queue.list({ limit: 1, afterId: a.id })).map((job) => job.id), [b.id]);
+    assert.equal((await queue.list({ status: "completed" })).length, 0);
+    assert.equal((await queue.count()).enqueued, 3);
+    assert.equal(await queue.get("999999"), null);
+  });
+
+  test("lifecycle events come in order, and a throwing listener is reported, not fatal", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    queue.define(name, async () => "ok");
+    const seen: string[] = [];
+    queue.on("job:enqueue", () => seen.push("enqueue"));
+    queue.on("job:start", () => {
+      seen.push("start");
+      throw new Error("listener bug");
+    });
+    const done = nextEvent(queue, "job:complete");
+    queue.on("job:complete", () => seen.push("complete"));
+    await queue.start();
+    await queue.enqueue(name);
+    await done;
+    await until(() => seen.length === 3, "three events");
+    assert.deepEqual(seen, ["enqueue", "start", "complete"]);
+    assert.deepEqual(errors.sources(), ["listener"]);
+  });
+}

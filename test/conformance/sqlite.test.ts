@@ -1,0 +1,14 @@
+/**
+ * The conformance suite on sqlite.
+ */
+import { describe } from "node:test";
+import { sqliteHarness as harness } from "../harness/sqlite.js";
+import { storeSuite } from "./store-suite.js";
+import { queueSuite } from "./queue-suite.js";
+import { validationSuite } from "./validation-suite.js";
+
+const skip = (await harness.skipReason()) ?? false;
+
+describe("sqlite: store", { skip }, () => storeSuite(harness));
+describe("sqlite: queue", { skip }, () => queueSuite(harness));
+describe("sqlite: validation", { skip }, () => validationSuite(harness));

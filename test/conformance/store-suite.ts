@@ -1,0 +1,223 @@
+/**
+ * Store-level conformance: the seam's semantics, driven through `Store` directly with fixtures
+ * (axe's job tests: fields after enqueue/claim/complete, delays, leases, fail, cancel, fencing).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { StoreHarness } from "../harness/harness.js";
+import type { NewJob, Store } from "../../src/store/store.js";
+
+const LONG = 3_600_000;
+
+function newJob(name: string, extra: Partial<NewJob> = {}): NewJob {
+  return { name, data: JSON.stringify({ n: 1 }), delayMs: 0, priority: 0, label: null, ...extra };
+}
+
+export function storeSuite(harness: StoreHarness): void {
+  async function fresh(t: { after(fn: () => Promise<void>): void }) {
+    const loc = await harness.fresh();
+    t.after(() => loc.drop());
+    const store: Store = await loc.openStore();
+    return { loc, store };
+  }
+
+  test("job fields after insert, claim and complete", async (t) => {
+    const { store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a")]);
+    assert.ok(job);
+    assert.equal(job.status, "enqueued");
+    assert.equal(job.name, "a");
+    assert.deepEqual(job.data, { n: 1 });
+    assert.ok(job.createdAt instanceof Date && job.availableAt instanceof Date);
+    assert.equal(job.startedAt, null);
+    assert.equal(job.endedAt, null);
+    assert.equal(job.finishedAt, null);
+    assert.equal(job.attempts, 0);
+    assert.equal(job.result, null);
+    assert.equal(job.reason, null);
+    assert.deepEqual(job.errors, []);
+    assert.match(job.id, /^[1-9][0-9]*$/);
+
+    const [claimed] = await store.claimJobs([{ name: "a", limit: 5, leaseMs: LONG }]);
+    assert.ok(claimed);
+    assert.equal(claimed.id, job.id);
+    assert.equal(claimed.status, "dequeued");
+    assert.equal(claimed.attempts, 1);
+    assert.ok(claimed.startedAt instanceof Date);
+    assert.equal(claimed.availableAt.getTime() - claimed.startedAt.getTime(), LONG, "availableAt is the lease expiry");
+
+    const applied = await store.completeJobs([{ id: job.id, attempt: 1, result: JSON.stringify({ bar: "baz" }) }]);
+    assert.deepEqual([...applied], [job.id]);
+    const done = await store.getJob(job.id);
+    assert.ok(done);
+    assert.equal(done.status, "completed");
+    assert.deepEqual(done.result, { bar: "baz" });
+    assert.ok(done.endedAt instanceof Date && done.finishedAt instanceof Date);
+    assert.equal(done.endedAt.getTime(), done.finishedAt.getTime());
+  });
+
+  test("a delayed job is not claimable until it is due, and a claimed job is leased", async (t) => {
+    const { loc, store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a", { delayMs: LONG })]);
+    assert.ok(job);
+    assert.equal(job.availableAt.getTime() - job.createdAt.getTime(), LONG);
+    assert.deepEqual(await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]), []);
+    await loc.makeAvailableNow(job.id);
+    assert.equal((await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }])).length, 1);
+    assert.deepEqual(await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]), [], "leased: not claimable again");
+  });
+
+  test("an expired lease makes the job claimable again, with attempts counting claims", async (t) => {
+    const { loc, store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a")]);
+    assert.ok(job);
+    await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    await loc.makeAvailableNow(job.id);
+    const [again] = await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    assert.ok(again);
+    assert.equal(again.attempts, 2);
+    assert.equal(again.endedAt, null);
+  });
+
+  test("fail without delay: failed, claimable at once, attempts 2", async (t) => {
+    const { store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a")]);
+    assert.ok(job);
+    await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    const failed = await store.failJob({ id: job.id, attempt: 1, reason: "foo", delayMs: 0, errors: "[]" });
+    assert.ok(failed);
+    assert.equal(failed.status, "failed");
+    assert.equal(failed.reason, "foo");
+    assert.ok(failed.endedAt instanceof Date);
+    const [again] = await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    assert.ok(again);
+    assert.equal(again.attempts, 2);
+  });
+
+  test("fail with delay: not claimable until due, delay measured on the store's clock exactly", async (t) => {
+    const { loc, store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a")]);
+    assert.ok(job);
+    await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    const errors = JSON.stringify([{ attempt: 1, at: new Date().toISOString(), message: "foo" }]);
+    const failed = await store.failJob({ id: job.id, attempt: 1, reason: "foo", delayMs: 60_000, errors });
+    assert.ok(failed?.endedAt);
+    assert.equal(failed.availableAt.getTime() - failed.endedAt.getTime(), 60_000);
+    assert.equal(failed.errors.length, 1);
+    assert.deepEqual(await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]), []);
+    await loc.makeAvailableNow(job.id);
+    const [again] = await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    assert.equal(again?.attempts, 2);
+    assert.equal(again?.reason, "foo", "the reason stays while the job is retried");
+  });
+
+  test("cancel: cancelled, ended and finished, with the reason", async (t) => {
+    const { store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a")]);
+    assert.ok(job);
+    await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    const cancelled = await store.cancelJob({ id: job.id, attempt: 1, reason: "nope", errors: null });
+    assert.equal(cancelled?.status, "cancelled");
+    assert.equal(cancelled?.reason, "nope");
+    assert.ok(cancelled?.endedAt instanceof Date && cancelled.finishedAt instanceof Date);
+    assert.equal(await store.cancelJob({ id: job.id, attempt: null, reason: "again", errors: null }), null, "finished jobs stay finished");
+  });
+
+  test("fencing: every outcome write of a stale attempt is refused; the newer attempt's result stands", async (t) => {
+    const { loc, store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a")]);
+    assert.ok(job);
+    await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    await loc.makeAvailableNow(job.id);
+    await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]); // attempt 2 holds it now
+    const stale = { id: job.id, attempt: 1 };
+    assert.equal((await store.completeJobs([{ ...stale, result: '"stale"' }])).size, 0);
+    assert.equal(await store.failJob({ ...stale, reason: "stale", delayMs: 0, errors: "[]" }), null);
+    assert.equal(await store.cancelJob({ ...stale, reason: "stale", errors: null }), null);
+    assert.equal((await store.extendLeases([{ ...stale, leaseMs: 1 }])).size, 0);
+    assert.equal((await store.releaseJobs([stale], "stale")).size, 0);
+    assert.equal(await store.setProgress(stale, 0.5), false);
+    assert.equal((await store.completeJobs([{ id: job.id, attempt: 2, result: '"fresh"' }])).size, 1);
+    const done = await store.getJob(job.id);
+    assert.equal(done?.status, "completed");
+    assert.equal(done?.result, "fresh");
+    assert.equal(done?.progress, null);
+    assert.equal((await store.completeJobs([{ id: job.id, attempt: 2, result: '"twice"' }])).size, 0, "no double completion");
+  });
+
+  test("claims in order of priority (higher first), then availableAt, then id; limits per task", async (t) => {
+    const { store } = await fresh(t);
+    const jobs = await store.insertJobs([
+      newJob("a", { priority: 0 }), newJob("a", { priority: 5 }), newJob("a", { priority: 0 }),
+      newJob("a", { priority: 5 }), newJob("b"), newJob("b"), newJob("b"),
+    ]);
+    const ids = jobs.map((job) => job.id);
+    assert.deepEqual(ids, [...ids].sort((x, y) => Number(x) - Number(y)), "returned in input order, ids increasing");
+    const claimed = await store.claimJobs([{ name: "a", limit: 3, leaseMs: LONG }, { name: "b", limit: 2, leaseMs: LONG }]);
+    const claimedA = claimed.filter((job) => job.name === "a").map((job) => job.id);
+    assert.deepEqual(claimedA, [ids[1], ids[3], ids[0]]);
+    assert.equal(claimed.filter((job) => job.name === "b").length, 2);
+  });
+
+  test("extend, progress and release are written for the current attempt", async (t) => {
+    const { store } = await fresh(t);
+    const [job] = await store.insertJobs([newJob("a")]);
+    assert.ok(job);
+    const [claimed] = await store.claimJobs([{ name: "a", limit: 1, leaseMs: 1000 }]);
+    assert.ok(claimed);
+    const ref = { id: job.id, attempt: 1 };
+    assert.equal((await store.extendLeases([{ ...ref, leaseMs: LONG }])).size, 1);
+    const extended = await store.getJob(job.id);
+    assert.ok(extended && extended.availableAt.getTime() > claimed.availableAt.getTime());
+    assert.equal(await store.setProgress(ref, 0.25), true);
+    assert.equal((await store.getJob(job.id))?.progress, 0.25);
+    assert.equal((await store.releaseJobs([ref], "bye")).size, 1);
+    const released = await store.getJob(job.id);
+    assert.equal(released?.status, "enqueued");
+    assert.equal(released?.reason, "bye");
+    const [again] = await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
+    assert.equal(again?.attempts, 2, "a released job is claimable at once");
+  });
+
+  test("list, count and deleteFinished (only completed and cancelled, only old enough)", async (t) => {
+    const { store } = await fresh(t);
+    const jobs = await store.insertJobs([newJob("a"), newJob("a"), newJob("a"), newJob("b"), newJob("b", { delayMs: LONG })]);
+    const claimed = await store.claimJobs([{ name: "a", limit: 3, leaseMs: LONG }]);
+    const [first, second, third] = claimed;
+    assert.ok(first && second && third);
+    await store.completeJobs([{ id: first.id, attempt: 1, result: "null" }]);
+    await store.cancelJob({ id: second.id, attempt: 1, reason: "x", errors: null });
+    await store.failJob({ id: third.id, attempt: 1, reason: "y", delayMs: LONG, errors: "[]" });
+    assert.deepEqual(await store.countJobs(), { enqueued: 2, dequeued: 0, completed: 1, failed: 1, cancelled: 1 });
+    assert.deepEqual(await store.countJobs("b"), { enqueued: 2, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
+    assert.equal((await store.listJobs({ status: "enqueued", limit: 10 })).length, 2);
+    assert.deepEqual((await store.listJobs({ name: "a", limit: 2 })).map((job) => job.id), [jobs[0]?.id, jobs[1]?.id]);
+    assert.deepEqual((await store.listJobs({ afterId: jobs[3]?.id, limit: 10 })).map((job) => job.id), [jobs[4]?.id]);
+    assert.equal(await store.deleteFinished(LONG, 100), 0, "nothing finished an hour ago");
+    assert.equal(await store.deleteFinished(0, 100), 2);
+    assert.deepEqual(await store.countJobs(), { enqueued: 2, dequeued: 0, completed: 0, failed: 1, cancelled: 0 });
+  });
+
+  test("msUntilNextAvailable sees delays and lease expiries", async (t) => {
+    const { store } = await fresh(t);
+    assert.equal(await store.msUntilNextAvailable(["a"]), null);
+    await store.insertJobs([newJob("a", { delayMs: 60_000 })]);
+    const wait = await store.msUntilNextAvailable(["a"]);
+    assert.ok(wait !== null && wait > 50_000 && wait <= 60_000, `got ${wait}`);
+    await store.insertJobs([newJob("a")]);
+    assert.equal(await store.msUntilNextAvailable(["a"]), 0);
+    assert.equal(await store.msUntilNextAvailable(["b"]), null);
+  });
+
+  test("names and payloads are bound, never spliced: SQL-looking text is stored as is", async (t) => {
+    const { store } = await fresh(t);
+    const name = `a'); DROP TABLE jobs; --`;
+    const data = JSON.stringify({ q: `'; DELETE FROM jobs WHERE '1'='1`, "\"key\"": "$1 {table}" });
+    const [job] = await store.insertJobs([{ ...newJob(name), data, label: "' OR 1=1 --" }]);
+    assert.ok(job);
+    const read = await store.getJob(job.id);
+    assert.equal(read?.name, name);
+    assert.equal(JSON.stringify(read?.data), data);
+    assert.equal(read?.label, "' OR 1=1 --");
+  });
+}

@@ -1,0 +1,463 @@
+/**
+ * What is specific to the SQLite store (migrations across processes, the user's better-sqlite3 handle as
+ * `tx`, raw rows, driver errors), plus smoke checks of the operations. The shared conformance suite
+ * covers the generic behaviour in depth.
+ */
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { test, describe } from "node:test";
+import assert from "node:assert/strict";
+import Database from "better-sqlite3";
+import { StoreError, ValidationError } from "../../src/errors.js";
+import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
+import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import type { NewJob, StoredJob } from "../../src/store/store.js";
+import type { TestLocation } from "../harness/harness.js";
+import { sqliteHarness } from "../harness/sqlite.js";
+
+const T0 = Date.UTC(2030, 0, 1);
+const LEASE = 30_000;
+
+interface Context {
+  loc: TestLocation;
+  file: string;
+  store: SqliteStore;
+  /** The store's fake clock: set `time.now` to move it. */
+  time: { now: number };
+}
+
+/** A fresh file with a migrated store on a fake clock; everything is closed and removed afterwards. */
+async function withStore(fn: (ctx: Context) => Promise<void>, options: { busyTimeoutMs?: number } = {}): Promise<void> {
+  const loc = await sqliteHarness.fresh();
+  const file = loc.url.slice("sqlite:".length);
+  const time = { now: T0 };
+  const store = new SqliteStore({ filename: file, clock: () => time.now, ...options });
+  try {
+    await store.migrate();
+    await fn({ loc, file, store, time });
+  } finally {
+    await store.close();
+    await loc.drop();
+  }
+}
+
+function newJob(name: string, data: unknown = {}, more: Partial<NewJob> = {}): NewJob {
+  return { name, data: JSON.stringify(data), delayMs: 0, priority: 0, label: null, ...more };
+}
+
+async function insertOne(store: SqliteStore, job: NewJob): Promise<string> {
+  const [stored] = await store.insertJobs([job]);
+  assert.ok(stored);
+  return stored.id;
+}
+
+function isTxValidationError(error: unknown): boolean {
+  return error instanceof ValidationError && error.field === "options.tx";
+}
+
+describe("SqliteStore migrations", () => {
+  test("are numbered 1..n, recorded once, and a second migrate is a no-op", async () => {
+    assert.deepEqual(
+      MIGRATIONS.map((m) => m.version),
+      MIGRATIONS.map((_, i) => i + 1),
+    );
+    await withStore(async ({ loc, store, time }) => {
+      const before = await loc.exec("SELECT * FROM hewn_migrations ORDER BY version");
+      assert.deepEqual(
+        before.map((row) => row.version),
+        MIGRATIONS.map((m) => m.version),
+      );
+      assert.equal(before[0]?.applied_at, T0);
+      time.now += 1000;
+      await store.migrate();
+      assert.deepEqual(await loc.exec("SELECT * FROM hewn_migrations ORDER BY version"), before);
+    });
+  });
+
+  test("several processes migrating one fresh file at once all succeed, each version applied once", async () => {
+    const loc = await sqliteHarness.fresh();
+    try {
+      const file = loc.url.slice("sqlite:".length);
+      const fixture = fileURLToPath(new URL("../fixtures/sqlite-migrate.ts", import.meta.url));
+      // Children wait for a common instant, so they race for the file rather than take turns booting.
+      const startAt = String(Date.now() + 1500);
+      const children = Array.from({ length: 4 }, () => {
+        const child = spawn(process.execPath, ["--import", "tsx", fixture, file, startAt], { stdio: ["ignore", "ignore", "pipe"] });
+        let stderr = "";
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+          child.on("error", reject);
+          child.on("close", (code) => resolve({ code, stderr }));
+        });
+      });
+      for (const { code, stderr } of await Promise.all(children)) assert.equal(code, 0, stderr);
+
+      const ledger = await loc.exec("SELECT version, COUNT(*) AS n FROM hewn_migrations GROUP BY version ORDER BY version");
+      assert.deepEqual(
+        ledger,
+        MIGRATIONS.map((m) => ({ version: m.version, n: 1 })),
+      );
+      const store = await loc.openStore();
+      assert.equal((await store.insertJobs([newJob("after-race")])).length, 1);
+    } finally {
+      await loc.drop();
+    }
+  });
+
+  test("a fresh file gets WAL; the store's connection is durable and enforces foreign keys", async () => {
+    await withStore(async ({ loc, store }) => {
+      assert.deepEqual(await loc.exec("PRAGMA journal_mode"), [{ journal_mode: "wal" }]);
+      // Per-connection settings are only visible on the store's own handle.
+      const db = Reflect.get(store, "db") as Database.Database;
+      assert.equal(db.pragma("synchronous", { simple: true }), 2);
+      assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
+      assert.equal(db.pragma("busy_timeout", { simple: true }), 5000);
+    });
+  });
+});
+
+describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
+  test("an insert inside BEGIN … ROLLBACK leaves nothing; inside BEGIN … COMMIT it is stored", async () => {
+    await withStore(async ({ file, store }) => {
+      const db = new Database(file);
+      try {
+        db.exec("BEGIN");
+        const [rolledBack] = await store.insertJobs([newJob("tx", { n: 1 })], db);
+        assert.ok(rolledBack);
+        db.exec("ROLLBACK");
+        assert.equal(await store.getJob(rolledBack.id), null);
+
+        db.exec("BEGIN");
+        const [committed] = await store.insertJobs([newJob("tx", { n: 2 })], db);
+        assert.ok(committed);
+        let woken = false;
+        store.afterTransaction(db, () => (woken = true));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(woken, false, "afterTransaction must wait for the commit");
+        db.exec("COMMIT");
+        assert.deepEqual((await store.getJob(committed.id))?.data, { n: 2 });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(woken, true);
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  test("an insert inside a synchronous db.transaction(fn) is committed with it", async () => {
+    await withStore(async ({ file, store }) => {
+      const db = new Database(file);
+      try {
+        let inserted: Promise<StoredJob[]> | undefined;
+        // better-sqlite3 refuses a transaction function that returns a promise, so keep it aside.
+        db.transaction(() => {
+          inserted = store.insertJobs([newJob("sync", 1), newJob("sync", 2)], db);
+        })();
+        assert.ok(inserted);
+        const jobs = await inserted;
+        assert.deepEqual(
+          jobs.map((job) => job.data),
+          [1, 2],
+        );
+        assert.ok(Number(jobs[0]?.id) < Number(jobs[1]?.id));
+        assert.equal((await store.countJobs("sync")).enqueued, 2);
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  test("a batch that fails halfway leaves nothing in the user's transaction", async () => {
+    await withStore(async ({ file, store }) => {
+      const db = new Database(file);
+      try {
+        db.exec("BEGIN");
+        const broken = newJob("half", 2, { name: null as unknown as string });
+        await assert.rejects(store.insertJobs([newJob("half", 1), broken], db), StoreError);
+        db.exec("COMMIT");
+        assert.equal((await store.countJobs("half")).enqueued, 0);
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  test("rows read through a handle that defaults to BigInt still map to the usual types", async () => {
+    await withStore(async ({ file, store }) => {
+      const db = new Database(file).defaultSafeIntegers(true);
+      try {
+        db.exec("BEGIN");
+        const [job] = await store.insertJobs([newJob("bigint")], db);
+        db.exec("COMMIT");
+        assert.equal(job?.id, "1");
+        assert.equal(job?.attempts, 0);
+        assert.equal(job?.createdAt.getTime(), T0);
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  test("a handle outside a transaction, on another file, or not a handle at all is refused; nothing is stored", async () => {
+    await withStore(async ({ file, store }) => {
+      const idle = new Database(file);
+      const other = await sqliteHarness.fresh();
+      const elsewhere = new Database(other.url.slice("sqlite:".length));
+      try {
+        elsewhere.exec("BEGIN");
+        for (const tx of [idle, elsewhere, {}, { prepare: "no" }, "db"]) {
+          await assert.rejects(async () => store.insertJobs([newJob("refused")], tx), isTxValidationError);
+        }
+        elsewhere.exec("ROLLBACK");
+        assert.deepEqual(await store.countJobs(), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
+      } finally {
+        idle.close();
+        elsewhere.close();
+        await other.drop();
+      }
+    });
+  });
+
+  test("afterTransaction calls back at once outside a transaction, and reports a throwing callback", async () => {
+    const errors: Error[] = [];
+    const loc = await sqliteHarness.fresh();
+    const store = new SqliteStore({ filename: loc.url.slice("sqlite:".length), onError: (e) => errors.push(e) });
+    try {
+      let called = 0;
+      store.afterTransaction(new Database(":memory:"), () => called++);
+      assert.equal(called, 1);
+      store.afterTransaction(undefined, () => {
+        throw new Error("boom");
+      });
+      assert.deepEqual(
+        errors.map((e) => e.message),
+        ["boom"],
+      );
+    } finally {
+      await store.close();
+      await loc.drop();
+    }
+  });
+});
+
+describe("SqliteStore rows it cannot decode", () => {
+  test("invalid JSON data comes back as data: null with dataError; bad result and errors degrade too", async () => {
+    await withStore(async ({ loc, store }) => {
+      const id = await insertOne(store, newJob("corrupt"));
+      await loc.exec("UPDATE {table} SET data = ?, result = ?, errors = ? WHERE id = ?", ["{not json", "nor this", "[", id]);
+
+      const [claimed] = await store.claimJobs([{ name: "corrupt", limit: 10, leaseMs: LEASE }]);
+      assert.equal(claimed?.id, id);
+      assert.equal(claimed?.data, null);
+      assert.equal(typeof claimed?.dataError, "string");
+      assert.equal(claimed?.result, null);
+      assert.deepEqual(claimed?.errors, []);
+
+      const fetched = await store.getJob(id);
+      assert.equal(fetched?.data, null);
+      assert.ok(fetched?.dataError);
+      assert.equal((await store.listJobs({ name: "corrupt", limit: 10 }))[0]?.data, null);
+    });
+  });
+});
+
+describe("SqliteStore smoke", () => {
+  test("insert → claim → complete", async () => {
+    await withStore(async ({ store, time }) => {
+      const [job] = await store.insertJobs([newJob("mail", { to: "a" }, { label: "x", priority: 3 })]);
+      assert.ok(job);
+      assert.equal(job.status, "enqueued");
+      assert.equal(job.label, "x");
+      assert.equal(job.availableAt.getTime(), T0);
+      assert.equal(job.dataError, undefined);
+
+      time.now = T0 + 10;
+      const [claimed] = await store.claimJobs([{ name: "mail", limit: 5, leaseMs: LEASE }]);
+      assert.equal(claimed?.status, "dequeued");
+      assert.equal(claimed?.attempts, 1);
+      assert.equal(claimed?.startedAt?.getTime(), T0 + 10);
+      assert.equal(claimed?.availableAt.getTime(), T0 + 10 + LEASE);
+      assert.deepEqual(await store.claimJobs([{ name: "mail", limit: 5, leaseMs: LEASE }]), []);
+
+      assert.equal(await store.setProgress({ id: job.id, attempt: 1 }, 0.5), true);
+      time.now = T0 + 20;
+      assert.deepEqual(await store.completeJobs([{ id: job.id, attempt: 1, result: '{"ok":true}' }]), new Set([job.id]));
+      const done = await store.getJob(job.id);
+      assert.equal(done?.status, "completed");
+      assert.deepEqual(done?.result, { ok: true });
+      assert.equal(done?.reason, null);
+      assert.equal(done?.progress, 0.5);
+      assert.equal(done?.endedAt?.getTime(), T0 + 20);
+      assert.equal(done?.finishedAt?.getTime(), T0 + 20);
+    });
+  });
+
+  test("claims by priority, then availableAt, then id, each request limited separately", async () => {
+    await withStore(async ({ store, time }) => {
+      await insertOne(store, newJob("a"));
+      const earlier = await insertOne(store, newJob("a", {}, { delayMs: -5 }));
+      const high = await insertOne(store, newJob("a", {}, { priority: 9 }));
+      const other = await insertOne(store, newJob("b"));
+      time.now += 1;
+      const claimed = await store.claimJobs([
+        { name: "a", limit: 2, leaseMs: LEASE },
+        { name: "b", limit: 2, leaseMs: LEASE },
+      ]);
+      assert.deepEqual(
+        claimed.map((job) => job.id),
+        [high, earlier, other],
+      );
+    });
+  });
+
+  test("fencing: a stale attempt writes nothing", async () => {
+    await withStore(async ({ store, time }) => {
+      const id = await insertOne(store, newJob("fenced"));
+      await store.claimJobs([{ name: "fenced", limit: 1, leaseMs: LEASE }]);
+      time.now += LEASE;
+      const [again] = await store.claimJobs([{ name: "fenced", limit: 1, leaseMs: LEASE }]);
+      assert.equal(again?.attempts, 2);
+
+      const stale = { id, attempt: 1 };
+      assert.equal((await store.completeJobs([{ ...stale, result: "1" }])).size, 0);
+      assert.equal(await store.failJob({ ...stale, reason: "x", delayMs: 0, errors: "[]" }), null);
+      assert.equal(await store.cancelJob({ ...stale, reason: "x", errors: null }), null);
+      assert.equal((await store.extendLeases([{ ...stale, leaseMs: 1 }])).size, 0);
+      assert.equal((await store.releaseJobs([stale], "x")).size, 0);
+      assert.equal(await store.setProgress(stale, 1), false);
+      assert.equal((await store.getJob(id))?.status, "dequeued");
+
+      time.now += 5;
+      assert.deepEqual(await store.extendLeases([{ id, attempt: 2, leaseMs: 100 }]), new Set([id]));
+      assert.equal((await store.getJob(id))?.availableAt.getTime(), time.now + 100);
+      assert.deepEqual(await store.releaseJobs([{ id, attempt: 2 }], "shutdown"), new Set([id]));
+      const released = await store.getJob(id);
+      assert.equal(released?.status, "enqueued");
+      assert.equal(released?.reason, "shutdown");
+      assert.equal(released?.attempts, 2);
+    });
+  });
+
+  test("fail with a delay uses the injected clock exactly; msUntilNextAvailable follows it", async () => {
+    await withStore(async ({ store, time }) => {
+      assert.equal(await store.msUntilNextAvailable(["retry"]), null);
+      const id = await insertOne(store, newJob("retry"));
+      assert.equal(await store.msUntilNextAvailable(["retry", "unknown"]), 0);
+      await store.claimJobs([{ name: "retry", limit: 1, leaseMs: LEASE }]);
+      assert.equal(await store.msUntilNextAvailable(["retry"]), LEASE, "a lease expiry counts");
+
+      time.now = T0 + 123;
+      const errors = JSON.stringify([{ attempt: 1, at: new Date(time.now).toISOString(), message: "nope" }]);
+      const failed = await store.failJob({ id, attempt: 1, reason: "nope", delayMs: 5000, errors });
+      assert.equal(failed?.status, "failed");
+      assert.equal(failed?.endedAt?.getTime(), T0 + 123);
+      assert.equal(failed?.availableAt.getTime(), T0 + 123 + 5000);
+      assert.equal(failed?.errors[0]?.message, "nope");
+      assert.equal(await store.msUntilNextAvailable(["retry"]), 5000);
+      assert.equal(await store.msUntilNextAvailable(["unknown"]), null);
+
+      time.now = T0 + 123 + 4999;
+      assert.equal(await store.msUntilNextAvailable(["retry"]), 1);
+      assert.deepEqual(await store.claimJobs([{ name: "retry", limit: 1, leaseMs: LEASE }]), []);
+      time.now += 1;
+      assert.equal((await store.claimJobs([{ name: "retry", limit: 1, leaseMs: LEASE }]))[0]?.attempts, 2);
+    });
+  });
+
+  test("an operator's cancel applies to any unfinished job, keeping errors when none are given", async () => {
+    await withStore(async ({ store, time }) => {
+      const id = await insertOne(store, newJob("cancel"));
+      time.now += 7;
+      const cancelled = await store.cancelJob({ id, attempt: null, reason: "no longer needed", errors: null });
+      assert.equal(cancelled?.status, "cancelled");
+      assert.equal(cancelled?.finishedAt?.getTime(), T0 + 7);
+      assert.deepEqual(cancelled?.errors, []);
+      assert.equal(await store.cancelJob({ id, attempt: null, reason: "again", errors: null }), null);
+    });
+  });
+
+  test("deleteFinished removes only completed/cancelled rows finished before the cutoff; ids are never reused", async () => {
+    await withStore(async ({ store, time }) => {
+      const [old1, old2, fresh, live, failing] = await store.insertJobs(["a", "b", "c", "d", "e"].map((n) => newJob(n)));
+      assert.ok(old1 && old2 && fresh && live && failing);
+      await store.claimJobs(["a", "c", "e"].map((name) => ({ name, limit: 1, leaseMs: LEASE })));
+      await store.completeJobs([{ id: old1.id, attempt: 1, result: "null" }]);
+      await store.cancelJob({ id: old2.id, attempt: null, reason: "x", errors: null });
+      await store.failJob({ id: failing.id, attempt: 1, reason: "x", delayMs: 0, errors: "[]" });
+      time.now = T0 + 1000;
+      await store.completeJobs([{ id: fresh.id, attempt: 1, result: "null" }]);
+
+      time.now = T0 + 10_000;
+      assert.equal(await store.deleteFinished(9_500, 0), 0);
+      assert.equal(await store.deleteFinished(9_500, 1), 1);
+      assert.equal(await store.deleteFinished(9_500, 100), 1);
+      assert.equal(await store.deleteFinished(9_500, 100), 0);
+      const left = await store.listJobs({ limit: 100 });
+      assert.deepEqual(
+        left.map((job) => job.id),
+        [fresh.id, live.id, failing.id],
+      );
+
+      assert.equal(await store.deleteFinished(0, 100), 1);
+      const next = await insertOne(store, newJob("z"));
+      assert.ok(Number(next) > Number(failing.id));
+      assert.ok(Number(next) > Number(fresh.id));
+    });
+  });
+
+  test("countJobs reports all five statuses; listJobs filters and pages by numeric id", async () => {
+    await withStore(async ({ store }) => {
+      assert.deepEqual(await store.countJobs("none"), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
+      const jobs = await store.insertJobs(Array.from({ length: 12 }, (_, i) => newJob(i % 2 === 0 ? "even" : "odd", i)));
+      await store.claimJobs([{ name: "even", limit: 2, leaseMs: LEASE }]);
+      assert.deepEqual(await store.countJobs(), { enqueued: 10, dequeued: 2, completed: 0, failed: 0, cancelled: 0 });
+      assert.deepEqual(await store.countJobs("odd"), { enqueued: 6, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
+
+      assert.deepEqual(
+        (await store.listJobs({ afterId: "9", limit: 10 })).map((job) => job.id),
+        ["10", "11", "12"],
+      );
+      assert.deepEqual(
+        (await store.listJobs({ name: "even", status: "enqueued", afterId: "1", limit: 2 })).map((job) => job.data),
+        [4, 6],
+      );
+      assert.equal((await store.listJobs({ status: "dequeued", limit: 10 })).length, 2);
+      assert.equal((await store.listJobs({ limit: 0 })).length, 0);
+      assert.equal(jobs.length, 12);
+    });
+  });
+});
+
+describe("SqliteStore driver errors", () => {
+  test("a write lock held longer than busyTimeoutMs fails as a StoreError carrying the driver's error", async () => {
+    await withStore(
+      async ({ file, store }) => {
+        const holder = new Database(file);
+        try {
+          holder.exec("BEGIN IMMEDIATE");
+          const started = Date.now();
+          await assert.rejects(store.claimJobs([{ name: "x", limit: 1, leaseMs: LEASE }]), (error: unknown) => {
+            assert.ok(error instanceof StoreError);
+            assert.equal((error.cause as { code?: string }).code, "SQLITE_BUSY");
+            return true;
+          });
+          assert.ok(Date.now() - started >= 40, "it waited for the lock first");
+        } finally {
+          holder.close();
+        }
+      },
+      { busyTimeoutMs: 50 },
+    );
+  });
+
+  test("close is idempotent and later calls reject with StoreError; listen is a no-op", async () => {
+    await withStore(async ({ store }) => {
+      const stop = await store.listen(["a"], () => assert.fail("no wake-ups expected"), () => undefined);
+      await stop();
+      await store.close();
+      await store.close();
+      await assert.rejects(store.getJob("1"), StoreError);
+      await assert.rejects(store.insertJobs([newJob("late")]), StoreError);
+    });
+  });
+});
