@@ -66,6 +66,16 @@ export class LeaseLostError extends HewnError {
   }
 }
 
+/**
+ * A handler ran longer than its task's `lifetime`: its signal is aborted with this error. If the handler
+ * ignores the signal, the attempt is failed with it shortly after and the handler abandoned.
+ */
+export class LifetimeExceededError extends HewnError {
+  constructor(message: string) {
+    super("lifetime", message);
+  }
+}
+
 /** The queue was closed while a job ran: the job was released for another worker and its handler aborted. */
 export class ShutdownError extends HewnError {
   constructor(message = "queue is closing") {

@@ -5,7 +5,9 @@
 export { Queue } from "./queue.js";
 export type { QueueOptions, EnqueueOptions, EnqueueItem, ListOptions, CloseOptions } from "./queue.js";
 export type { QueueTarget } from "./store/open.js";
-export { JobError, HewnError, ValidationError, LeaseLostError, ShutdownError, StoreError } from "./errors.js";
+export {
+  JobError, HewnError, ValidationError, LeaseLostError, LifetimeExceededError, ShutdownError, StoreError,
+} from "./errors.js";
 export type { Job, JobStatus, Json, JobAttemptError } from "./job.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";

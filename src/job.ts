@@ -59,6 +59,11 @@ export interface Job<Data = Json, Result = Json> {
   finishedAt: Date | null;
   /** How many times it was claimed (attempts started, not failures). */
   attempts: number;
+  /**
+   * How many attempts ended with no outcome at all: a claim found the previous attempt's lease expired,
+   * so the worker running it died or stalled. Counted apart from handler errors; see `maxCrashes`.
+   */
+  crashes: number;
   /** What the handler returned, once completed. */
   result: Result | null;
   /** Why the latest attempt failed or why it was cancelled; cleared on completion (see `errors` for history). */

@@ -59,6 +59,20 @@ export interface TaskOptions<Data = Json> {
    */
   timeout?: number;
   /**
+   * The longest a handler may run, in ms. Default: no limit. When it is reached the handler's `signal`
+   * aborts with a `LifetimeExceededError`; a handler that settles soon after is handled as usual (a throw
+   * is retried). One that ignores its signal is abandoned a moment later: the attempt is written as a
+   * failure (retried per `maxAttempts`), its slot is freed, and whatever it does afterwards is dropped.
+   */
+  lifetime?: number;
+  /**
+   * Quarantine: a job whose lease expired with no outcome this many times (its worker process died or
+   * stalled while running it — e.g. a payload that crashes the process) is cancelled instead of being run
+   * again, so one poison job cannot kill workers forever. Counted in the job's `crashes`, apart from handler
+   * errors. Default 5; 0 = never quarantine.
+   */
+  maxCrashes?: number;
+  /**
    * How often an idle worker looks for jobs that other processes enqueued, as a fallback to wake-ups.
    * Default: 1 000 on PostgreSQL (LISTEN/NOTIFY wakes workers at once), 200 on SQLite.
    */
@@ -76,6 +90,8 @@ export interface Task {
   readonly handler: Handler<unknown, unknown>;
   readonly workers: number;
   readonly maxAttempts: number;
+  readonly maxCrashes: number;
+  readonly lifetime: number | undefined;
   readonly backoff: BackoffPolicy;
   readonly timeout: number;
   readonly interval: number | undefined;
@@ -83,13 +99,15 @@ export interface Task {
 }
 
 const TASK_OPTION_KEYS = [
-  "workers", "maxAttempts", "minDelay", "maxDelay", "delayFactor", "jitter", "timeout", "interval", "validate",
+  "workers", "maxAttempts", "maxCrashes", "minDelay", "maxDelay", "delayFactor", "jitter", "timeout", "lifetime",
+  "interval", "validate",
 ] as const;
 
 /** The defaults, as axe had them. */
 export const TASK_DEFAULTS = {
   workers: 2,
   maxAttempts: 0,
+  maxCrashes: 5,
   minDelay: 1_000,
   maxDelay: 600_000,
   delayFactor: 2,
@@ -104,6 +122,9 @@ export function resolveTask(name: string, handler: unknown, options: TaskOptions
   checkKnownKeys(given, TASK_OPTION_KEYS, "taskOptions");
   const workers = checkInteger(given.workers ?? TASK_DEFAULTS.workers, "taskOptions.workers", 1, 10_000);
   const maxAttempts = checkInteger(given.maxAttempts ?? TASK_DEFAULTS.maxAttempts, "taskOptions.maxAttempts", 0, 1_000_000);
+  const maxCrashes = checkInteger(given.maxCrashes ?? TASK_DEFAULTS.maxCrashes, "taskOptions.maxCrashes", 0, 1_000_000);
+  const lifetime =
+    given.lifetime === undefined ? undefined : checkDuration(given.lifetime, "taskOptions.lifetime", { min: 1 });
   const minDelay = checkDuration(given.minDelay ?? TASK_DEFAULTS.minDelay, "taskOptions.minDelay", { min: 0 });
   const maxDelay = checkDuration(given.maxDelay ?? TASK_DEFAULTS.maxDelay, "taskOptions.maxDelay", { min: 0 });
   if (minDelay > maxDelay) {
@@ -128,6 +149,8 @@ export function resolveTask(name: string, handler: unknown, options: TaskOptions
     handler: handler as Handler<unknown, unknown>,
     workers,
     maxAttempts,
+    maxCrashes,
+    lifetime,
     backoff: { minDelay, maxDelay, delayFactor, jitter },
     timeout,
     interval,

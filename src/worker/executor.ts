@@ -8,7 +8,7 @@
  * @module
  */
 import { backoffDelay } from "../backoff.js";
-import { LeaseLostError, ShutdownError, coerceError, findJobError } from "../errors.js";
+import { LeaseLostError, LifetimeExceededError, ShutdownError, coerceError, findJobError } from "../errors.js";
 import type { QueueEvents, TypedEmitter } from "../events.js";
 import { MAX_KEPT_ERRORS, type Job, type JobAttemptError } from "../job.js";
 import type { StoredJob, Store } from "../store/store.js";
@@ -30,8 +30,13 @@ export interface ExecutorDeps {
 
 type AttemptState = "running" | "lost" | "released" | "done";
 
+/** How the handler ended. */
+type HandlerOutcome = { ok: true; value: unknown } | { ok: false; error: Error };
+
 /** Longest reason stored; longer messages are cut (a stack trace pasted as a message, say). */
 const MAX_REASON_LENGTH = 2000;
+/** After `lifetime` aborted its signal, how long a handler gets to settle before it is abandoned. */
+const ABANDON_AFTER_MS = 1000;
 /** Backoff between retries of an outcome write that failed with a store error. */
 const WRITE_RETRY_MIN_MS = 100;
 const WRITE_RETRY_MAX_MS = 5000;
@@ -96,6 +101,14 @@ export class Attempt {
     events.emit("job:start", { job });
     const startedAt = performance.now();
     try {
+      if (task.maxCrashes > 0 && job.crashes >= task.maxCrashes) {
+        // Its worker died (or stalled) on every recent attempt: running it again may well kill this one too.
+        const reason = `quarantined: its lease expired ${job.crashes} times with no outcome `
+          + "(the worker running it died or stalled), reaching maxCrashes";
+        this.#deps.report(new Error(reason), { source: "quarantine", job });
+        await this.#cancel(reason);
+        return;
+      }
       if (job.dataError !== undefined) {
         const error = new Error(`payload could not be decoded: ${job.dataError}`);
         this.#deps.report(error, { source: "payload", job });
@@ -114,22 +127,54 @@ export class Attempt {
           return;
         }
       }
+      const outcome = await this.#runHandler(data);
+      this.#handlerSettled = true;
+      // Lost or released meanwhile: that was reported already, and no outcome of ours may be written.
+      if (this.#state !== "running") return;
+      const durationMs = performance.now() - startedAt;
+      if (!outcome.ok) return await this.#failOrCancel(outcome.error, durationMs);
       let result: string;
       try {
-        const value = await task.handler(this.#context(data));
-        this.#handlerSettled = true;
-        result = serializeJson(value === undefined ? null : value, "result", this.#deps.maxPayloadBytes);
-      } catch (thrown) {
-        this.#handlerSettled = true;
-        await this.#failOrCancel(coerceError(thrown), performance.now() - startedAt);
-        return;
+        result = serializeJson(outcome.value === undefined ? null : outcome.value, "result", this.#deps.maxPayloadBytes);
+      } catch (error) {
+        return await this.#failOrCancel(coerceError(error), durationMs);
       }
-      await this.#complete(result, performance.now() - startedAt);
+      await this.#complete(result, durationMs);
     } finally {
       this.#handlerSettled = true;
       if (this.#state === "running") this.#state = "done";
       this.#deps.heartbeat.untrack(this.lease);
     }
+  }
+
+  /**
+   * Runs the handler (a synchronous throw counts as a rejection) and enforces `lifetime`: at the limit
+   * the signal aborts; a handler still running `ABANDON_AFTER_MS` later is abandoned, and the attempt
+   * ends as a failure. The abandoned promise is no longer referenced by anything of ours once it is
+   * dropped here, so a handler that never settles leaks neither a slot nor our bookkeeping.
+   */
+  #runHandler(data: unknown): Promise<HandlerOutcome> {
+    const { task } = this;
+    return new Promise<HandlerOutcome>((resolve) => {
+      const timers: NodeJS.Timeout[] = [];
+      const finish = (outcome: HandlerOutcome) => {
+        for (const timer of timers) clearTimeout(timer);
+        resolve(outcome);
+      };
+      Promise.resolve()
+        .then(() => task.handler(this.#context(data)))
+        .then((value) => finish({ ok: true, value }), (thrown: unknown) => finish({ ok: false, error: coerceError(thrown) }));
+      const lifetime = task.lifetime;
+      if (lifetime === undefined) return;
+      timers.push(setTimeout(() => {
+        this.controller.abort(new LifetimeExceededError(`handler ran longer than its lifetime of ${lifetime} ms`));
+        timers.push(setTimeout(() => finish({
+          ok: false,
+          error: new LifetimeExceededError(
+            `handler ran longer than its lifetime of ${lifetime} ms and ignored its signal for ${ABANDON_AFTER_MS} ms; abandoned`),
+        }), ABANDON_AFTER_MS));
+      }, lifetime));
+    });
   }
 
   #context(data: unknown): JobContext<unknown> {

@@ -8,6 +8,7 @@ import type { Job } from "../job.js";
 export type ErrorSource =
   | "handler" // a handler threw something other than JobError
   | "payload" // a job's payload could not be decoded or failed validation; the job was cancelled
+  | "quarantine" // a job's worker died or stalled on it maxCrashes times; the job was cancelled
   | "lease" // a lease was lost while the job ran; its outcome was not written
   | "outcome" // writing an outcome failed (it is retried)
   | "claim" // the fetch loop could not claim jobs (it retries with backoff)

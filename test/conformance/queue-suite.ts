@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
-import { JobError, LeaseLostError, ShutdownError, type Job } from "../../src/index.js";
+import { JobError, LeaseLostError, LifetimeExceededError, ShutdownError, type Job } from "../../src/index.js";
 import { Signal, nextEvent, setup, taskName, until, within } from "../helpers.js";
 
 /** Fast retries for tests that go through several attempts. */
@@ -196,6 +196,67 @@ export function queueSuite(harness: StoreHarness): void {
     assert.equal(stored?.status, "completed");
     assert.equal(stored?.attempts, 2);
     assert.equal(stored?.result, 2);
+  });
+
+  test("a job whose worker keeps dying is quarantined after maxCrashes, counted apart from errors", async (t) => {
+    const { queue, loc, errors } = await setup(t, harness);
+    const name = taskName();
+    const job = await queue.enqueue(name);
+    // Three workers in a row "die" holding it: each claims, then its lease runs out with no outcome.
+    const dying = await loc.openStore();
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await dying.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }])).length, 1);
+      await loc.makeAvailableNow(job.id);
+    }
+    let ran = false;
+    queue.define(name, async () => {
+      ran = true;
+    }, { maxCrashes: 3 });
+    const cancelled = nextEvent(queue, "job:cancel");
+    await queue.start();
+    await cancelled;
+    const stored = await queue.get(job.id);
+    assert.equal(ran, false);
+    assert.equal(stored?.status, "cancelled");
+    assert.equal(stored?.crashes, 3);
+    assert.equal(stored?.attempts, 4);
+    assert.match(stored?.reason ?? "", /^quarantined: its lease expired 3 times with no outcome/);
+    assert.deepEqual(errors.sources(), ["quarantine"]);
+  });
+
+  test("lifetime: the signal aborts at the limit; a handler that ignores it is abandoned, failed and retried", async (t) => {
+    const { queue, errors } = await setup(t, harness);
+    const name = taskName();
+    const reasons: unknown[] = [];
+    queue.define(name, async (ctx) => {
+      const mode = (ctx.job.data as { mode: string }).mode;
+      if (ctx.job.attempt > 1) return `done on attempt ${ctx.job.attempt}`;
+      if (mode === "obedient") {
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        reasons.push(ctx.signal.reason);
+        throw ctx.signal.reason;
+      }
+      await new Promise(() => undefined); // stalls forever, deaf to its signal
+    }, { ...QUICK, lifetime: 100, workers: 1 });
+    await queue.start();
+    const completions = new Map<string, unknown>();
+    const both = new Signal();
+    queue.on("job:complete", ({ job, result }) => {
+      completions.set(job.id, result);
+      if (completions.size === 2) both.resolve();
+    });
+    // One slot: the second job can only run if the stalled first one gave its slot back.
+    const stalled = await queue.enqueue(name, { mode: "deaf" });
+    const obedient = await queue.enqueue(name, { mode: "obedient" });
+    await within(both.promise, "both jobs completed");
+    assert.equal(completions.get(stalled.id), "done on attempt 2");
+    assert.equal(completions.get(obedient.id), "done on attempt 2");
+    assert.ok(reasons[0] instanceof LifetimeExceededError);
+    const stalledJob = await queue.get(stalled.id);
+    assert.match(stalledJob?.errors[0]?.message ?? "", /lifetime of 100 ms and ignored its signal/);
+    assert.equal(stalledJob?.crashes, 0);
+    assert.ok(errors.entries.every((e) => e.error instanceof LifetimeExceededError && e.context.source === "handler"));
+    assert.equal(errors.entries.length, 2);
   });
 
   test("leases are renewed while a handler runs, so a slow job is not taken by another worker", async (t) => {

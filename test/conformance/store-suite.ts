@@ -33,6 +33,7 @@ export function storeSuite(harness: StoreHarness): void {
     assert.equal(job.endedAt, null);
     assert.equal(job.finishedAt, null);
     assert.equal(job.attempts, 0);
+    assert.equal(job.crashes, 0);
     assert.equal(job.result, null);
     assert.equal(job.reason, null);
     assert.deepEqual(job.errors, []);
@@ -76,6 +77,7 @@ export function storeSuite(harness: StoreHarness): void {
     const [again] = await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
     assert.ok(again);
     assert.equal(again.attempts, 2);
+    assert.equal(again.crashes, 1, "the first attempt ended with no outcome: a crash");
     assert.equal(again.endedAt, null);
   });
 
@@ -92,6 +94,7 @@ export function storeSuite(harness: StoreHarness): void {
     const [again] = await store.claimJobs([{ name: "a", limit: 1, leaseMs: LONG }]);
     assert.ok(again);
     assert.equal(again.attempts, 2);
+    assert.equal(again.crashes, 0, "a failure is not a crash");
   });
 
   test("fail with delay: not claimable until due, delay measured on the store's clock exactly", async (t) => {

@@ -13,7 +13,10 @@ export interface Migration {
   readonly up: (q: string) => string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "create jobs", up: sql.migration1 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: "create jobs", up: sql.migration1 },
+  { version: 2, name: "add crashes", up: sql.migration2 },
+];
 
 /**
  * Brings `schema` up to the latest version in one transaction. The advisory lock comes first, so

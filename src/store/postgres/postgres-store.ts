@@ -54,6 +54,7 @@ interface JobRow {
   ended_at: Date | null;
   finished_at: Date | null;
   attempts: number;
+  crashes: number;
   result: string | null;
   reason: string | null;
   label: string | null;
@@ -320,6 +321,7 @@ function toStoredJob(row: JobRow): StoredJob {
     endedAt: row.ended_at,
     finishedAt: row.finished_at,
     attempts: Number(row.attempts),
+    crashes: Number(row.crashes),
     result: row.result === null ? null : JSON.parse(row.result),
     reason: row.reason,
     label: row.label,

@@ -103,6 +103,13 @@ export const migration1 = (q: string) => `
   CREATE INDEX jobs_status_idx ON ${q}.jobs (status, name);
 `;
 
+/**
+ * Migration 2: `crashes`, the attempts whose lease expired with no outcome (the worker died or stalled),
+ * counted apart from handler errors so a job that kills its worker can be quarantined.
+ * A constant default makes ADD COLUMN a catalog-only change (no table rewrite) since PostgreSQL 11.
+ */
+export const migration2 = (q: string) => `ALTER TABLE ${q}.jobs ADD COLUMN crashes int NOT NULL DEFAULT 0`;
+
 // ---------------------------------------------------------------------------------------------------
 // Jobs
 
@@ -148,7 +155,8 @@ export const claimJobs = (q: string) => `
     ) AS j
   ), claimed AS (
     UPDATE ${q}.jobs AS t
-    SET status = 'dequeued', attempts = t.attempts + 1, started_at = now(),
+    -- Still 'dequeued' means the previous attempt's lease expired with no outcome: it crashed.
+    SET status = 'dequeued', attempts = t.attempts + 1, crashes = t.crashes + (t.status = 'dequeued')::int, started_at = now(),
         available_at = now() + picked.lease_ms * interval '1 millisecond', ended_at = NULL
     FROM picked
     -- The ANY(ARRAY(...)) is redundant with the join but turns it into primary-key lookups: the planner

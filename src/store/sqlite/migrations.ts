@@ -15,6 +15,7 @@ export interface Migration {
 /** Append-only: a released migration is never edited, removed or renumbered. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hewn_jobs", sql: sql.MIGRATION_1_CREATE_JOBS },
+  { version: 2, name: "add crashes", sql: sql.MIGRATION_2_ADD_CRASHES },
 ];
 
 /**

@@ -64,6 +64,12 @@ CREATE INDEX hewn_jobs_finished ON hewn_jobs (finished_at) WHERE finished_at IS 
 CREATE INDEX hewn_jobs_status ON hewn_jobs (status, name);
 `;
 
+/**
+ * Migration 2: `crashes`, the attempts whose lease expired with no outcome (the worker died or stalled),
+ * counted apart from handler errors so a job that kills its worker can be quarantined.
+ */
+export const MIGRATION_2_ADD_CRASHES = "ALTER TABLE hewn_jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0";
+
 // ---- Jobs ----------------------------------------------------------------------------------------
 
 export const INSERT_JOB = `
@@ -81,10 +87,14 @@ WHERE name = @name AND ${RUNNABLE} AND available_at <= @now
 ORDER BY priority DESC, available_at, id
 LIMIT @limit`;
 
-/** One row at a time, so the claimed rows come back in the order SELECT_CLAIMABLE chose. */
+/**
+ * One row at a time, so the claimed rows come back in the order SELECT_CLAIMABLE chose. A job still
+ * `dequeued` here had its lease expire with no outcome written: that previous attempt crashed.
+ */
 export const CLAIM_JOB = `
 UPDATE hewn_jobs
-SET status = 'dequeued', attempts = attempts + 1, started_at = @now, available_at = @now + @leaseMs, ended_at = NULL
+SET status = 'dequeued', attempts = attempts + 1, crashes = crashes + (status = 'dequeued'),
+    started_at = @now, available_at = @now + @leaseMs, ended_at = NULL
 WHERE id = @id
 RETURNING *`;
 

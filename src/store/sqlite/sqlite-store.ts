@@ -54,6 +54,7 @@ interface JobRow {
   ended_at: number | null;
   finished_at: number | null;
   attempts: number;
+  crashes: number;
   result: string | null;
   reason: string | null;
   label: string | null;
@@ -377,6 +378,7 @@ function toStoredJob(row: JobRow): StoredJob {
     endedAt: toDate(row.ended_at),
     finishedAt: toDate(row.finished_at),
     attempts: row.attempts,
+    crashes: row.crashes,
     result: row.result === null ? null : parseOr(row.result, null),
     reason: row.reason,
     label: row.label,
