@@ -3,11 +3,12 @@
  * @module
  */
 import { HewnError, LeaseLostError, ValidationError, coerceError } from "./errors.js";
+import { EnqueueBatcher } from "./enqueue-batcher.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import { JOB_STATUSES, type Job, type JobStatus, type Json } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
 import { openStore, type QueueTarget } from "./store/open.js";
-import type { NewJob, Store } from "./store/store.js";
+import type { NewJob, Store, StoredJob } from "./store/store.js";
 import { resolveTask, type Handler, type Task, type TaskOptions } from "./task.js";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES, MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName,
@@ -97,6 +98,7 @@ export class Queue {
   readonly #report: ErrorReporter;
   readonly #maxPayloadBytes: number;
   readonly #removeAfter: number | undefined;
+  readonly #batcher: EnqueueBatcher;
   #worker: Worker | undefined;
   #retention: Retention | undefined;
   #starting: Promise<void> | undefined;
@@ -108,6 +110,7 @@ export class Queue {
     this.#events = new TypedEmitter((error) => report(coerceError(error), { source: "listener" }));
     this.#maxPayloadBytes = maxPayloadBytes;
     this.#removeAfter = removeAfter;
+    this.#batcher = new EnqueueBatcher(store, (jobs) => this.#inserted(jobs));
   }
 
   /**
@@ -172,6 +175,7 @@ export class Queue {
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#newJob({ name, data, delay: given.delay, priority: given.priority, label: given.label }, "");
+    if (given.tx === undefined) return (await this.#batcher.add(job)) as Job<Data>;
     const [stored] = await this.#insert([job], given.tx);
     return stored as Job<Data>;
   }
@@ -311,14 +315,17 @@ export class Queue {
 
   async #insert(jobs: NewJob[], tx: unknown): Promise<Job[]> {
     const stored = await this.#store.insertJobs(jobs, tx);
-    if (tx === undefined) {
-      this.#worker?.wake();
-    } else {
+    if (tx !== undefined) {
       // Outside PostgreSQL, nothing tells this process's workers about a commit: look once the transaction ends.
       this.#store.afterTransaction?.(tx, () => this.#worker?.wake());
     }
-    this.#events.emit("job:enqueue", { jobs: stored });
+    this.#inserted(stored, tx === undefined);
     return stored as Job[];
+  }
+
+  #inserted(jobs: StoredJob[], committed = true): void {
+    if (committed) this.#worker?.wake();
+    this.#events.emit("job:enqueue", { jobs });
   }
 
   #assertOpen(): void {

@@ -107,6 +107,13 @@ export interface Store {
    */
   claimJobs(requests: ClaimRequest[]): Promise<StoredJob[]>;
 
+  /**
+   * `completeJobs` and `claimJobs` in one transaction (one round trip, one commit): a busy worker writes
+   * the jobs it just finished and takes its next ones together. Jobs being completed are never claimed
+   * by the same call. Either part may be empty.
+   */
+  completeAndClaim(completions: CompleteItem[], requests: ClaimRequest[]): Promise<{ completed: Set<string>; claimed: StoredJob[] }>;
+
   /** Completes attempts in one statement (fenced). Returns the ids that were written; the others had lost their lease. */
   completeJobs(items: CompleteItem[]): Promise<Set<string>>;
 

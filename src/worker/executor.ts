@@ -26,6 +26,8 @@ export interface ExecutorDeps {
   readonly events: TypedEmitter<QueueEvents>;
   readonly report: ErrorReporter;
   readonly maxPayloadBytes: number;
+  /** Called once per attempt when its handler is done (or will not run): its slot is free again. `handlerMs` is how long the handler ran, if it did. */
+  readonly onHandlerDone: (attempt: Attempt, handlerMs: number | undefined) => void;
 }
 
 type AttemptState = "running" | "lost" | "released" | "done";
@@ -47,11 +49,9 @@ export class Attempt {
   readonly task: Task;
   readonly controller = new AbortController();
   readonly lease: TrackedLease;
-  /** Settles when the attempt's outcome is written, dropped or released. */
-  readonly done: Promise<void>;
   #state: AttemptState = "running";
   #deps: ExecutorDeps;
-  #handlerSettled = false;
+  #slotFreed = false;
 
   constructor(deps: ExecutorDeps, job: StoredJob, task: Task, grantedAt: number) {
     this.#deps = deps;
@@ -61,16 +61,18 @@ export class Attempt {
       { id: job.id, attempt: job.attempts, leaseMs: task.timeout, onLost: (error) => this.loseLease(error) },
       grantedAt,
     );
-    this.done = this.#run();
+  }
+
+  /**
+   * Runs the attempt. Resolves when its outcome is written or dropped. Until it is called the job is
+   * only held (leased, its lease renewed) in the worker's local buffer.
+   */
+  start(): Promise<void> {
+    return this.#run();
   }
 
   get attempt(): number {
     return this.job.attempts;
-  }
-
-  /** Whether the handler is still running (false once it returned or threw, even if the outcome is still being written). */
-  get handlerRunning(): boolean {
-    return !this.#handlerSettled;
   }
 
   /** The lease is gone: abort the handler, report, and drop whatever it does next. */
@@ -98,9 +100,11 @@ export class Attempt {
   async #run(): Promise<void> {
     const { job, task } = this;
     const { events } = this.#deps;
-    events.emit("job:start", { job });
     const startedAt = performance.now();
     try {
+      // Lost (e.g. cancelled) while it waited in the local buffer: nothing to run.
+      if (this.#state !== "running") return;
+      events.emit("job:start", { job });
       if (task.maxCrashes > 0 && job.crashes >= task.maxCrashes) {
         // Its worker died (or stalled) on every recent attempt: running it again may well kill this one too.
         const reason = `quarantined: its lease expired ${job.crashes} times with no outcome `
@@ -127,8 +131,9 @@ export class Attempt {
           return;
         }
       }
+      const handlerStartedAt = performance.now();
       const outcome = await this.#runHandler(data);
-      this.#handlerSettled = true;
+      this.#freeSlot(performance.now() - handlerStartedAt);
       // Lost or released meanwhile: that was reported already, and no outcome of ours may be written.
       if (this.#state !== "running") return;
       const durationMs = performance.now() - startedAt;
@@ -141,7 +146,7 @@ export class Attempt {
       }
       await this.#complete(result, durationMs);
     } finally {
-      this.#handlerSettled = true;
+      this.#freeSlot();
       if (this.#state === "running") this.#state = "done";
       this.#deps.heartbeat.untrack(this.lease);
     }
@@ -175,6 +180,12 @@ export class Attempt {
         }), ABANDON_AFTER_MS));
       }, lifetime));
     });
+  }
+
+  #freeSlot(handlerMs?: number): void {
+    if (this.#slotFreed) return;
+    this.#slotFreed = true;
+    this.#deps.onHandlerDone(this, handlerMs);
   }
 
   #context(data: unknown): JobContext<unknown> {

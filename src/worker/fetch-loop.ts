@@ -1,12 +1,13 @@
 /**
- * The fetch loop: one per queue and process. It claims as many jobs as there are free worker slots,
- * across all tasks, in one round trip, hands them to the worker, and sleeps when there is nothing to do.
+ * The fetch loop: one per queue and process. Each round, in one round trip and one transaction, it
+ * writes the completions collected since the last round and claims as many jobs as there are free
+ * worker slots, across all tasks; it hands the jobs to the worker, and sleeps when there is nothing to do.
  *
  * States:
  *
  *   claiming ──(claimed a full batch: maybe more waiting)──────────────────────► claiming
  *   claiming ──(claimed less, or no free slot)──► sleeping
- *   sleeping ──(wake: a local enqueue, a NOTIFY, a freed slot)─────────────────► claiming
+ *   sleeping ──(wake: a local enqueue, a NOTIFY, a freed slot, a completion)───► claiming
  *   sleeping ──(timer: the next delayed job / expiring lease is due, or the poll interval passed)──► claiming
  *   claiming ──(store error: reported)──► backing off (100 ms doubling to 5 s) ──► claiming
  *   any      ──(stop)──► stopped
@@ -18,10 +19,13 @@
  */
 import { coerceError } from "../errors.js";
 import type { ClaimRequest, Store, StoredJob } from "../store/store.js";
+import { Completer } from "./completer.js";
 import type { ErrorReporter } from "./report.js";
 
 export interface FetchLoopDeps {
   readonly store: Store;
+  /** Completions to write with each claim. */
+  readonly completer: Completer;
   /** What to claim now: one request per task with free slots (empty when all are busy). */
   requests(): ClaimRequest[];
   /** Takes claimed jobs; `grantedAt` is the local time just before the claim was sent (a safe lease start). */
@@ -67,16 +71,29 @@ export class FetchLoop {
   async #loop(): Promise<void> {
     let errorBackoff = ERROR_BACKOFF_MIN_MS;
     while (!this.#stopped) {
+      // Let the jobs handed over in the last round run first: what they finish in this turn of the event
+      // loop rides along in the next round trip instead of costing one of its own.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.#woken = false;
+      const completions = this.#deps.completer.take();
       const requests = this.#deps.requests();
-      if (requests.length === 0) {
-        await this.#sleep(Infinity); // a freed slot wakes us
+      if (requests.length === 0 && completions.length === 0) {
+        await this.#sleep(Infinity); // a freed slot or a completion wakes us
         continue;
       }
       let sleepMs: number;
       try {
         const grantedAt = performance.now();
-        const jobs = await this.#deps.store.claimJobs(requests);
+        let jobs: StoredJob[];
+        try {
+          const result = await this.#deps.store.completeAndClaim(completions.map((pending) => pending.item), requests);
+          Completer.settle(completions, result.completed);
+          jobs = result.claimed;
+        } catch (error) {
+          // The attempts retry their completions (and report the error themselves).
+          Completer.fail(completions, error);
+          throw error;
+        }
         if (jobs.length > 0) this.#deps.onClaimed(jobs, grantedAt);
         errorBackoff = ERROR_BACKOFF_MIN_MS;
         if (this.#stopped) break;

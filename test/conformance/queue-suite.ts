@@ -536,6 +536,72 @@ export function queueSuite(harness: StoreHarness): void {
     assert.deepEqual((await queue.list({ name })).map((job) => (job.data as { which: string }).which), ["committed"]);
   });
 
+  test("concurrent enqueues are coalesced, yet each call gets its own job, and one bad input fails alone", async (t) => {
+    const { queue } = await setup(t, harness);
+    const calls = Array.from({ length: 500 }, (_, i) => queue.enqueue("many", { i }));
+    const bad = assert.rejects(queue.enqueue("many", { n: 1n }), /data\.n/);
+    const jobs = await Promise.all(calls);
+    await bad;
+    assert.deepEqual(jobs.map((job) => (job.data as { i: number }).i), Array.from({ length: 500 }, (_, i) => i));
+    assert.equal(new Set(jobs.map((job) => job.id)).size, 500);
+    assert.equal((await queue.count("many")).enqueued, 500);
+  });
+
+  test("close() hands buffered jobs back at once and lets running ones finish", async (t) => {
+    const { queue, another } = await setup(t, harness);
+    const name = taskName();
+    const runs: string[] = [];
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = new Signal();
+    queue.define(name, async (ctx) => {
+      runs.push(ctx.job.id);
+      if ((ctx.job.data as { slow?: boolean }).slow) {
+        slow.resolve();
+        await gate;
+      }
+    }, { workers: 2 });
+    await queue.enqueueMany(Array.from({ length: 20 }, () => ({ name })));
+    await queue.start();
+    // Fast jobs make the worker buffer extra ones; then two slow ones hold both slots.
+    await until(async () => (await queue.count(name)).completed >= 20, "20 fast completions");
+    await queue.enqueueMany([{ name, data: { slow: true } }, { name, data: { slow: true } }, ...Array.from({ length: 6 }, () => ({ name }))]);
+    await within(slow.promise, "a slow job to start");
+    const closing = queue.close({ grace: 30_000 });
+    release?.();
+    await within(closing, "close");
+    const reader = await another();
+    const counts = await reader.count(name);
+    assert.equal(counts.dequeued, 0, "nothing left leased");
+    assert.equal(counts.completed + counts.enqueued, 28);
+    assert.equal(new Set(runs).size, runs.length, "no job ran twice");
+  });
+
+  test("a job cancelled while it waits in the local buffer never runs", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const ran = new Set<string>();
+    let block: Signal | undefined;
+    queue.define(name, async (ctx) => {
+      ran.add(ctx.job.id);
+      await block?.promise;
+    }, { workers: 1 });
+    await queue.enqueueMany(Array.from({ length: 10 }, () => ({ name })));
+    await queue.start();
+    await until(async () => (await queue.count(name)).completed >= 10, "warm-up completions");
+    block = new Signal();
+    const started = nextEvent(queue, "job:start");
+    const [holder, waiting] = await queue.enqueueMany([{ name }, { name }]);
+    assert.equal((await started).job.id, holder?.id);
+    assert.ok(holder && waiting);
+    assert.equal(await queue.cancel(waiting.id, "not any more"), true);
+    const done = nextEvent(queue, "job:complete", (event) => event.job.id === holder.id);
+    block.resolve();
+    await done;
+    await queue.close();
+    assert.equal(ran.has(waiting.id), false);
+  });
+
   test("list, get and count read what was stored", async (t) => {
     const { queue } = await setup(t, harness);
     const [a, b, c] = await queue.enqueueMany([{ name: "x", data: { n: 1 } }, { name: "y" }, { name: "x", priority: 3 }]);

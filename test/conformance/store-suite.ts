@@ -162,6 +162,28 @@ export function storeSuite(harness: StoreHarness): void {
     assert.equal(claimed.filter((job) => job.name === "b").length, 2);
   });
 
+  test("completeAndClaim writes completions (fenced) and claims new jobs in one call", async (t) => {
+    const { loc, store } = await fresh(t);
+    const jobs = await store.insertJobs([newJob("a"), newJob("a"), newJob("a"), newJob("a")]);
+    const first = await store.claimJobs([{ name: "a", limit: 2, leaseMs: LONG }]);
+    assert.deepEqual(first.map((job) => job.id), [jobs[0]?.id, jobs[1]?.id]);
+    // A completion of an attempt that does not hold job 1 must not be applied.
+    const { completed, claimed } = await store.completeAndClaim(
+      [{ id: jobs[0]!.id, attempt: 1, result: '"one"' }, { id: jobs[1]!.id, attempt: 7, result: '"stale"' }],
+      [{ name: "a", limit: 5, leaseMs: LONG }],
+    );
+    assert.deepEqual([...completed], [jobs[0]!.id]);
+    assert.deepEqual(claimed.map((job) => job.id), [jobs[2]!.id, jobs[3]!.id]);
+    assert.equal((await store.getJob(jobs[0]!.id))?.result, "one");
+    assert.equal((await store.getJob(jobs[1]!.id))?.status, "dequeued");
+    await loc.makeAvailableNow(jobs[1]!.id);
+    const last = await store.completeAndClaim([], [{ name: "a", limit: 5, leaseMs: LONG }]);
+    assert.deepEqual(last.claimed.map((job) => [job.id, job.attempts, job.crashes]), [[jobs[1]!.id, 2, 1]]);
+    const nothing = await store.completeAndClaim([], [{ name: "a", limit: 5, leaseMs: LONG }]);
+    assert.deepEqual([...nothing.completed], []);
+    assert.deepEqual(nothing.claimed, []);
+  });
+
   test("extend, progress and release are written for the current attempt", async (t) => {
     const { store } = await fresh(t);
     const [job] = await store.insertJobs([newJob("a")]);

@@ -106,7 +106,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const indexes = await location.exec(
         "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs' ORDER BY indexname", [schema]);
       assert.deepEqual(indexes.map((row) => row.indexname),
-        ["jobs_claim_idx", "jobs_finished_idx", "jobs_next_idx", "jobs_pkey", "jobs_status_idx"]);
+        ["jobs_finished_idx", "jobs_pkey", "jobs_runnable_idx", "jobs_runnable_priority_idx"]);
       const [options] = await location.exec("SELECT reloptions FROM pg_class WHERE oid = $1::regclass", [`"${schema}".jobs`]);
       assert.deepEqual(options?.reloptions, ["fillfactor=80"]);
     });

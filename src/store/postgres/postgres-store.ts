@@ -3,6 +3,7 @@
  * wake-ups with LISTEN/NOTIFY, and every timestamp from the database clock.
  * @module
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
 import { JOB_STATUSES, type JobAttemptError, type JobStatus } from "../../job.js";
@@ -84,6 +85,8 @@ export class PostgresStore implements Store {
   /** The quoted schema: the only text ever spliced into SQL. */
   private readonly q: string;
   private readonly channel: string;
+  /** Every statement of this schema, built once. */
+  private readonly statements: Statements;
   private readonly listeners = new Set<Listener>();
   private readonly onPoolError: (error: Error) => void;
   private closing: Promise<void> | null = null;
@@ -97,6 +100,7 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     this.q = sql.quoteIdent(options.schema);
     this.channel = sql.channelName(options.schema);
+    this.statements = prepareStatements(this.q);
     // pg.Pool emits 'error' when an idle client's connection dies; with no listener that crashes the process.
     this.onPoolError = (error) => options.onError?.(new StoreError(`idle PostgreSQL connection failed: ${error.message}`, { cause: error }));
     this.pool.on("error", this.onPoolError);
@@ -114,9 +118,14 @@ export class PostgresStore implements Store {
   async insertJobs(jobs: NewJob[], tx?: unknown): Promise<StoredJob[]> {
     const client = tx == null ? undefined : asQueryable(tx);
     if (jobs.length === 0) return [];
+    const [only] = jobs;
+    if (jobs.length === 1 && only) {
+      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel];
+      return (await this.rows<JobRow>("insertJobs", this.statements.insertJob, values, client)).map(toStoredJob);
+    }
     const rows = await this.rows<JobRow>(
       "insertJobs",
-      sql.insertJobs(this.q),
+      this.statements.insertJobs,
       [
         jobs.map((job) => job.name),
         jobs.map((job) => job.data),
@@ -131,6 +140,10 @@ export class PostgresStore implements Store {
   }
 
   async claimJobs(requests: ClaimRequest[]): Promise<StoredJob[]> {
+    return (await this.completeAndClaim([], requests)).claimed;
+  }
+
+  async completeAndClaim(completions: CompleteItem[], requests: ClaimRequest[]): Promise<{ completed: Set<string>; claimed: StoredJob[] }> {
     // Requests for one name would each pick the same rows (a transaction does not skip its own locks): merge them.
     const byName = new Map<string, ClaimRequest>();
     for (const request of requests) {
@@ -141,19 +154,26 @@ export class PostgresStore implements Store {
         : request);
     }
     const merged = [...byName.values()];
-    if (merged.length === 0) return [];
-    const rows = await this.rows<JobRow>("claimJobs", sql.claimJobs(this.q), [
+    const valid = completions.filter((item) => isId(item.id));
+    if (merged.length === 0 && valid.length === 0) return { completed: new Set(), claimed: [] };
+    const rows = await this.rows<JobRow & { completed_ids: string[] }>("completeAndClaim", this.statements.completeAndClaim, [
       merged.map((r) => r.name),
       merged.map((r) => r.limit),
       merged.map((r) => r.leaseMs),
+      valid.map((item) => item.id),
+      valid.map((item) => item.attempt),
+      valid.map((item) => item.result),
     ]);
-    return rows.map(toStoredJob);
+    return {
+      completed: new Set(rows[0]?.completed_ids ?? []),
+      claimed: rows.filter((row) => row.id !== null).map(toStoredJob),
+    };
   }
 
   async completeJobs(items: CompleteItem[]): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("completeJobs", sql.completeJobs(this.q), [
+    const rows = await this.rows<{ id: string }>("completeJobs", this.statements.completeJobs, [
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
       valid.map((item) => item.result),
@@ -163,7 +183,7 @@ export class PostgresStore implements Store {
 
   async failJob(item: FailItem): Promise<StoredJob | null> {
     if (!isId(item.id)) return null;
-    const rows = await this.rows<JobRow>("failJob", sql.failJob(this.q), [
+    const rows = await this.rows<JobRow>("failJob", this.statements.failJob, [
       item.id,
       item.attempt,
       item.reason,
@@ -175,7 +195,7 @@ export class PostgresStore implements Store {
 
   async cancelJob(item: CancelItem): Promise<StoredJob | null> {
     if (!isId(item.id)) return null;
-    const rows = await this.rows<JobRow>("cancelJob", sql.cancelJob(this.q), [
+    const rows = await this.rows<JobRow>("cancelJob", this.statements.cancelJob, [
       item.id,
       item.attempt,
       item.reason,
@@ -187,7 +207,7 @@ export class PostgresStore implements Store {
   async extendLeases(items: ExtendItem[]): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("extendLeases", sql.extendLeases(this.q), [
+    const rows = await this.rows<{ id: string }>("extendLeases", this.statements.extendLeases, [
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
       valid.map((item) => item.leaseMs),
@@ -198,7 +218,7 @@ export class PostgresStore implements Store {
   async releaseJobs(items: AttemptRef[], reason: string): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("releaseJobs", sql.releaseJobs(this.q), [
+    const rows = await this.rows<{ id: string }>("releaseJobs", this.statements.releaseJobs, [
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
       reason,
@@ -209,13 +229,13 @@ export class PostgresStore implements Store {
 
   async setProgress(ref: AttemptRef, progress: number): Promise<boolean> {
     if (!isId(ref.id)) return false;
-    const result = await this.query("setProgress", sql.setProgress(this.q), [ref.id, ref.attempt, progress]);
+    const result = await this.query("setProgress", this.statements.setProgress, [ref.id, ref.attempt, progress]);
     return (result.rowCount ?? 0) > 0;
   }
 
   async getJob(id: string): Promise<StoredJob | null> {
     if (!isId(id)) return null;
-    const rows = await this.rows<JobRow>("getJob", sql.getJob(this.q), [id]);
+    const rows = await this.rows<JobRow>("getJob", this.statements.getJob, [id]);
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
@@ -223,7 +243,7 @@ export class PostgresStore implements Store {
     if (query.afterId !== undefined && !isId(query.afterId)) {
       throw new ValidationError("afterId", `must be a job id (got ${JSON.stringify(query.afterId)})`);
     }
-    const rows = await this.rows<JobRow>("listJobs", sql.listJobs(this.q), [
+    const rows = await this.rows<JobRow>("listJobs", this.statements.listJobs, [
       query.name ?? null,
       query.status ?? null,
       query.afterId ?? null,
@@ -233,7 +253,7 @@ export class PostgresStore implements Store {
   }
 
   async countJobs(name?: string): Promise<Record<JobStatus, number>> {
-    const rows = await this.rows<{ status: JobStatus; n: string }>("countJobs", sql.countJobs(this.q), [name ?? null]);
+    const rows = await this.rows<{ status: JobStatus; n: string }>("countJobs", this.statements.countJobs, [name ?? null]);
     const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
     for (const row of rows) counts[row.status] = Number(row.n);
     return counts;
@@ -241,13 +261,13 @@ export class PostgresStore implements Store {
 
   async deleteFinished(olderThanMs: number, limit: number): Promise<number> {
     if (limit <= 0) return 0;
-    const result = await this.query("deleteFinished", sql.deleteFinished(this.q), [olderThanMs, limit]);
+    const result = await this.query("deleteFinished", this.statements.deleteFinished, [olderThanMs, limit]);
     return result.rowCount ?? 0;
   }
 
   async msUntilNextAvailable(names: string[]): Promise<number | null> {
     if (names.length === 0) return null;
-    const rows = await this.rows<{ ms: number }>("msUntilNextAvailable", sql.msUntilNextAvailable(this.q), [names]);
+    const rows = await this.rows<{ ms: number }>("msUntilNextAvailable", this.statements.msUntilNextAvailable, [names]);
     return rows[0]?.ms ?? null;
   }
 
@@ -294,18 +314,47 @@ export class PostgresStore implements Store {
   }
 
   /** The one place statements run: closed-store check, type parsers, and error wrapping. */
-  private async query(operation: string, text: string, values: unknown[], client?: Queryable): Promise<pg.QueryResult> {
+  private async query(operation: string, statement: Statement, values: unknown[], client?: Queryable): Promise<pg.QueryResult> {
     this.assertOpen();
     try {
-      return await (client ?? this.pool).query({ text, values, types: TYPES });
+      return await (client ?? this.pool).query({ ...statement, values, types: TYPES });
     } catch (error) {
       throw wrap(error, operation);
     }
   }
 
-  private async rows<R>(operation: string, text: string, values: unknown[], client?: Queryable): Promise<R[]> {
-    return (await this.query(operation, text, values, client)).rows as R[];
+  private async rows<R>(operation: string, statement: Statement, values: unknown[], client?: Queryable): Promise<R[]> {
+    return (await this.query(operation, statement, values, client)).rows as R[];
   }
+}
+
+/** A statement, with the name it is prepared under (absent: planned afresh each time). */
+interface Statement {
+  readonly text: string;
+  readonly name?: string;
+}
+
+type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number], Statement>;
+
+/**
+ * Hot statements are prepared: parsed and planned once per connection instead of on every call.
+ * Listings and counts are not, since their optional filters need a plan made for the actual values.
+ */
+const PREPARED = [
+  "insertJob", "insertJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
+  "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
+] as const;
+const UNPREPARED = ["listJobs", "countJobs"] as const;
+
+function prepareStatements(q: string): Statements {
+  const statements = {} as Record<string, Statement>;
+  for (const key of PREPARED) {
+    const text = sql[key](q);
+    // The text names the schema, so its hash keeps names unique per schema and per version of the SQL.
+    statements[key] = { text, name: `hewn_${key}_${createHash("sha1").update(text).digest("hex").slice(0, 10)}` };
+  }
+  for (const key of UNPREPARED) statements[key] = { text: sql[key](q) };
+  return statements as Statements;
 }
 
 /** The one mapping from a row to a job. */

@@ -110,15 +110,56 @@ export const migration1 = (q: string) => `
  */
 export const migration2 = (q: string) => `ALTER TABLE ${q}.jobs ADD COLUMN crashes int NOT NULL DEFAULT 0`;
 
+/**
+ * Migration 3: indexes for the hot path.
+ * - Claims of the default priority 0 (nearly all jobs) read `jobs_runnable_idx` as one range, oldest
+ *   first, and stop at the first row not yet due, however many delayed jobs wait behind it. With
+ *   priority as the second key (migration 1) a claim had to filter its way through every delayed job
+ *   of the name whenever fewer jobs were due than it asked for. The few jobs with another priority get
+ *   their own small index, in priority order.
+ * - The (status, name) index is dropped: every status change paid for it, and only counts and listings
+ *   (not the hot path) read it.
+ */
+export const migration3 = (q: string) => `
+  DROP INDEX ${q}.jobs_claim_idx;
+  DROP INDEX ${q}.jobs_next_idx;
+  DROP INDEX ${q}.jobs_status_idx;
+  CREATE INDEX jobs_runnable_idx ON ${q}.jobs (name, available_at, id)
+    WHERE status IN ('enqueued', 'failed', 'dequeued') AND priority = 0;
+  CREATE INDEX jobs_runnable_priority_idx ON ${q}.jobs (name, priority DESC, available_at, id)
+    WHERE status IN ('enqueued', 'failed', 'dequeued') AND priority <> 0;
+`;
+
 // ---------------------------------------------------------------------------------------------------
 // Jobs
+//
+// Every statement names its columns (no `*`): statements are prepared once per connection, and a
+// prepared statement's result shape must not change when a later migration adds a column.
+
+/** The columns of a job row, in the order the row mapper expects nothing of (it reads by name). */
+const JOB_COLUMNS = `id, name, data, status, created_at, available_at, started_at, ended_at, finished_at,
+  attempts, crashes, result, reason, label, priority, progress, errors`;
+
+/** The same, qualified by alias `t`, for UPDATE … FROM … RETURNING. */
+const T_JOB_COLUMNS = JOB_COLUMNS.split(",").map((column) => `t.${column.trim()}`).join(", ");
 
 /**
- * One statement for the whole batch. Rows are inserted in ordinality order so identity ids follow the
- * input order. The NOTIFY is in the same statement, hence the same transaction: PostgreSQL delivers it
- * only at commit (never for a rollback) and folds duplicates. It is a CTE the final SELECT must read,
- * since an unreferenced SELECT CTE is never run. Only rows available now are announced; delayed ones are
- * found by polling/msUntilNextAvailable.
+ * One job: the common case of `enqueue`. A plain VALUES insert plans faster than the unnest form.
+ * The NOTIFY rides in the same statement, hence the same transaction: PostgreSQL delivers it only at
+ * commit (never for a rollback). pg_notify is skipped for a job not yet due (polling finds it).
+ */
+export const insertJob = (q: string) => `
+  WITH inserted AS (
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
+    VALUES ($1, $2::json, 'enqueued', now() + $3::float8 * interval '1 millisecond', $4, $5)
+    RETURNING ${JOB_COLUMNS}
+  )
+  SELECT inserted.*, CASE WHEN available_at <= now() THEN pg_notify($6, name) END AS notified FROM inserted`;
+
+/**
+ * A batch in one statement. Rows are inserted in ordinality order so identity ids follow the input
+ * order. One NOTIFY per distinct name due now (PostgreSQL would fold duplicates anyway). The notify
+ * CTE must be read by the final SELECT, since an unreferenced SELECT CTE is never run.
  */
 export const insertJobs = (q: string) => `
   WITH input AS (
@@ -128,7 +169,7 @@ export const insertJobs = (q: string) => `
     INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
     SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label
     FROM input ORDER BY ord
-    RETURNING *
+    RETURNING ${JOB_COLUMNS}
   ), notified AS (
     SELECT count(pg_notify($6, name)) AS n
     FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
@@ -136,35 +177,73 @@ export const insertJobs = (q: string) => `
   SELECT inserted.* FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
 
 /**
- * All claim requests in one statement. FOR UPDATE SKIP LOCKED inside each LATERAL pick lets concurrent
- * claimers take disjoint rows without waiting on each other; READ COMMITTED re-checks the WHERE on a row
- * another claimer just committed, so an already-leased job is dropped rather than claimed twice.
- * `available_at <= now()` covers expired leases of `dequeued` jobs too.
+ * Completes the attempts in $4..$6 (fenced) and claims jobs for the requests in $1..$3, in ONE
+ * statement: one round trip and one commit for a whole round of a busy worker, instead of one for its
+ * completions and another for its next jobs. With empty completion arrays it is a plain claim.
+ *
+ * - Completion fence: only while still `dequeued` by the same attempt, so a worker that lost its lease
+ *   cannot overwrite a newer attempt.
+ * - Claim: for each request, the due jobs in order (priority, then available_at, then id), taken with
+ *   FOR UPDATE SKIP LOCKED so concurrent claimers take disjoint rows without waiting on each other;
+ *   READ COMMITTED re-checks the WHERE on a row another claimer just committed, so a leased job is
+ *   dropped rather than claimed twice. `available_at <= now()` covers expired leases of `dequeued` jobs
+ *   too; claiming one of those counts a crash of the attempt that held it.
+ * - Each request reads two index ranges, priority 0 and the rest (see migration 3), then keeps the
+ *   first `lim` of both: each branch returns its own first `lim`, so the merge is exact.
+ * - Jobs being completed in this statement are excluded from the claim (a row must not be updated
+ *   twice in one statement).
+ * - The ANY(ARRAY(...)) is redundant with the join but makes the UPDATE look rows up by primary key: the
+ *   planner cannot see how few rows "LIMIT lim" yields and would otherwise hash-join a full table scan.
+ * - The result has one row per claimed job, or a single row of NULL job columns when none was claimed;
+ *   every row carries the ids whose completion was written.
  */
-export const claimJobs = (q: string) => `
-  WITH req AS (
+export const completeAndClaim = (q: string) => `
+  WITH done AS (
+    UPDATE ${q}.jobs AS t
+    SET status = 'completed', result = u.result::json, reason = NULL, ended_at = now(), finished_at = now()
+    FROM unnest($4::bigint[], $5::int[], $6::text[]) AS u(id, attempt, result)
+    WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+    RETURNING t.id
+  ), req AS (
     SELECT * FROM unnest($1::text[], $2::int[], $3::float8[]) AS r(name, lim, lease_ms)
   ), picked AS (
     SELECT j.id, j.priority, j.available_at, req.lease_ms
     FROM req CROSS JOIN LATERAL (
-      SELECT id, priority, available_at FROM ${q}.jobs
-      WHERE name = req.name AND status IN ${RUNNABLE} AND available_at <= now()
+      SELECT * FROM (
+        SELECT * FROM (
+          SELECT id, priority, available_at FROM ${q}.jobs
+          WHERE name = req.name AND status IN ${RUNNABLE} AND priority = 0 AND available_at <= now()
+            AND id <> ALL ($4::bigint[])
+          ORDER BY available_at, id
+          LIMIT req.lim
+          FOR UPDATE SKIP LOCKED
+        ) AS plain
+        UNION ALL
+        SELECT * FROM (
+          SELECT id, priority, available_at FROM ${q}.jobs
+          WHERE name = req.name AND status IN ${RUNNABLE} AND priority <> 0 AND available_at <= now()
+            AND id <> ALL ($4::bigint[])
+          ORDER BY priority DESC, available_at, id
+          LIMIT req.lim
+          FOR UPDATE SKIP LOCKED
+        ) AS prioritised
+      ) AS candidates
       ORDER BY priority DESC, available_at, id
       LIMIT req.lim
-      FOR UPDATE SKIP LOCKED
     ) AS j
   ), claimed AS (
     UPDATE ${q}.jobs AS t
-    -- Still 'dequeued' means the previous attempt's lease expired with no outcome: it crashed.
-    SET status = 'dequeued', attempts = t.attempts + 1, crashes = t.crashes + (t.status = 'dequeued')::int, started_at = now(),
-        available_at = now() + picked.lease_ms * interval '1 millisecond', ended_at = NULL
+    SET status = 'dequeued', attempts = t.attempts + 1, crashes = t.crashes + (t.status = 'dequeued')::int,
+        started_at = now(), available_at = now() + picked.lease_ms * interval '1 millisecond', ended_at = NULL
     FROM picked
-    -- The ANY(ARRAY(...)) is redundant with the join but turns it into primary-key lookups: the planner
-    -- cannot see how few rows "LIMIT req.lim" yields and would otherwise hash-join a full table scan.
     WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
-    RETURNING t.*, picked.available_at AS claim_order_available_at
+    RETURNING ${T_JOB_COLUMNS}, picked.available_at AS claim_order
+  ), completed AS (
+    SELECT coalesce(array_agg(id), '{}') AS completed_ids FROM done
   )
-  SELECT * FROM claimed ORDER BY priority DESC, claim_order_available_at, id`;
+  SELECT completed.completed_ids::text[] AS completed_ids, claimed.*
+  FROM completed LEFT JOIN claimed ON true
+  ORDER BY claimed.priority DESC, claimed.claim_order, claimed.id`;
 
 // Outcome writes are fenced on (status = 'dequeued', attempts): a worker whose lease was lost and
 // re-claimed by someone else matches no row, so it cannot overwrite the newer attempt.
@@ -181,7 +260,7 @@ export const failJob = (q: string) => `
   SET status = 'failed', reason = $3, errors = $4::json, ended_at = now(),
       available_at = now() + $5::float8 * interval '1 millisecond'
   WHERE id = $1 AND status = 'dequeued' AND attempts = $2
-  RETURNING *`;
+  RETURNING ${JOB_COLUMNS}`;
 
 /** Fenced when $2 (attempt) is given; an operator's cancel ($2 null) applies to any unfinished job. */
 export const cancelJob = (q: string) => `
@@ -190,7 +269,7 @@ export const cancelJob = (q: string) => `
   WHERE id = $1 AND (
     ($2::int IS NULL AND status NOT IN ('completed', 'cancelled'))
     OR (status = 'dequeued' AND attempts = $2::int))
-  RETURNING *`;
+  RETURNING ${JOB_COLUMNS}`;
 
 export const extendLeases = (q: string) => `
   UPDATE ${q}.jobs AS t
@@ -219,14 +298,15 @@ export const setProgress = (q: string) => `
   UPDATE ${q}.jobs SET progress = $3
   WHERE id = $1 AND status = 'dequeued' AND attempts = $2`;
 
-export const getJob = (q: string) => `SELECT * FROM ${q}.jobs WHERE id = $1`;
+export const getJob = (q: string) => `SELECT ${JOB_COLUMNS} FROM ${q}.jobs WHERE id = $1`;
 
 export const listJobs = (q: string) => `
-  SELECT * FROM ${q}.jobs
+  SELECT ${JOB_COLUMNS} FROM ${q}.jobs
   WHERE ($1::text IS NULL OR name = $1) AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id > $3)
   ORDER BY id
   LIMIT $4`;
 
+/** A full scan on purpose: no index serves it (see migration 3); counts are for people, not the hot path. */
 export const countJobs = (q: string) => `
   SELECT status, count(*) AS n FROM ${q}.jobs
   WHERE $1::text IS NULL OR name = $1
@@ -245,18 +325,24 @@ export const deleteFinished = (q: string) => `
     FOR UPDATE SKIP LOCKED)`;
 
 /**
- * Computed against the database clock, so the app server's clock skew cannot shift the wait. One
- * ordered LIMIT 1 probe of jobs_next_idx per name, instead of aggregating every pending row.
+ * Computed against the database clock, so the app server's clock skew cannot shift the wait. Per name,
+ * the earliest priority-0 job is one probe of jobs_runnable_idx; other priorities read their small index.
  * greatest() ignores NULLs, hence HAVING: no runnable job yields no row (null), not 0.
  */
 export const msUntilNextAvailable = (q: string) => `
   SELECT greatest(0, extract(epoch FROM min(next.available_at) - now()) * 1000)::float8 AS ms
   FROM unnest($1::text[]) AS r(name)
   CROSS JOIN LATERAL (
-    SELECT available_at FROM ${q}.jobs
-    WHERE name = r.name AND status IN ${RUNNABLE}
-    ORDER BY available_at
-    LIMIT 1
+    SELECT available_at FROM (
+      SELECT * FROM (
+        SELECT available_at FROM ${q}.jobs
+        WHERE name = r.name AND status IN ${RUNNABLE} AND priority = 0
+        ORDER BY available_at LIMIT 1
+      ) AS plain
+      UNION ALL
+      SELECT min(available_at) FROM ${q}.jobs
+      WHERE name = r.name AND status IN ${RUNNABLE} AND priority <> 0
+    ) AS candidates
   ) AS next
   HAVING min(next.available_at) IS NOT NULL`;
 

@@ -16,6 +16,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create hewn_jobs", sql: sql.MIGRATION_1_CREATE_JOBS },
   { version: 2, name: "add crashes", sql: sql.MIGRATION_2_ADD_CRASHES },
+  { version: 3, name: "hot-path indexes", sql: sql.MIGRATION_3_HOT_PATH_INDEXES },
 ];
 
 /**

@@ -84,7 +84,8 @@ export class SqliteStore implements Store {
   private readonly handles = new WeakMap<Handle, HandleCache>();
   private readonly pollers = new Set<NodeJS.Timeout>();
 
-  private readonly claimTx: Database.Transaction<(requests: ClaimRequest[]) => JobRow[]>;
+  /** Completions first, then claims: one write transaction, one commit (one fsync) for a worker's round. */
+  private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: JobRow[] }>;
   /** Applies one fenced statement per item; returns the ids it changed. */
   private readonly fencedTx: Database.Transaction<(sqlText: string, params: Array<Record<string, unknown>>) => Set<string>>;
 
@@ -106,9 +107,14 @@ export class SqliteStore implements Store {
       return db;
     });
 
-    this.claimTx = this.db.transaction((requests: ClaimRequest[]) => {
+    this.claimTx = this.db.transaction((completions: CompleteItem[], requests: ClaimRequest[]) => {
       // Inside the lock: time spent waiting for it must not shorten the leases.
       const now = this.clock();
+      const complete = this.statement(this.db, sql.COMPLETE_JOB);
+      const completed = new Set<string>();
+      for (const { id, attempt, result } of completions) {
+        if (complete.run({ id, attempt, result, now }).changes > 0) completed.add(id);
+      }
       const select = this.statement(this.db, sql.SELECT_CLAIMABLE).pluck();
       const claim = this.statement(this.db, sql.CLAIM_JOB);
       const rows: JobRow[] = [];
@@ -119,7 +125,7 @@ export class SqliteStore implements Store {
           rows.push(claim.get({ id, now, leaseMs }) as JobRow);
         }
       }
-      return rows;
+      return { completed, rows };
     });
 
     this.fencedTx = this.db.transaction((sqlText: string, params: Array<Record<string, unknown>>) => {
@@ -173,7 +179,15 @@ export class SqliteStore implements Store {
   }
 
   claimJobs(requests: ClaimRequest[]): Promise<StoredJob[]> {
-    return this.settle("claimJobs", () => (requests.length === 0 ? [] : this.claimTx.immediate(requests).map(toStoredJob)));
+    return this.settle("claimJobs", () => (requests.length === 0 ? [] : this.claimTx.immediate([], requests).rows.map(toStoredJob)));
+  }
+
+  completeAndClaim(completions: CompleteItem[], requests: ClaimRequest[]): Promise<{ completed: Set<string>; claimed: StoredJob[] }> {
+    return this.settle("completeAndClaim", () => {
+      if (completions.length === 0 && requests.length === 0) return { completed: new Set<string>(), claimed: [] };
+      const { completed, rows } = this.claimTx.immediate(completions, requests);
+      return { completed, claimed: rows.map(toStoredJob) };
+    });
   }
 
   completeJobs(items: CompleteItem[]): Promise<Set<string>> {
