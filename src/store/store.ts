@@ -80,6 +80,12 @@ export interface StoreCapabilities {
   readonly crossProcessWakeups: boolean;
   /** The poll interval to use when the task does not set one, in ms. */
   readonly defaultPollInterval: number;
+  /**
+   * How many claim rounds a worker keeps in flight at once. More than one pays off where a round mostly
+   * waits on the server (PostgreSQL: overlapping commits share a disk flush); a synchronous embedded
+   * store gains nothing from it.
+   */
+  readonly maxConcurrentRounds: number;
 }
 
 /** Called with a task name when jobs for it may have become available. */

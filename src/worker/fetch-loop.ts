@@ -1,20 +1,24 @@
 /**
- * The fetch loop: one per queue and process. Each round, in one round trip and one transaction, it
- * writes the completions collected since the last round and claims as many jobs as there are free
- * worker slots, across all tasks; it hands the jobs to the worker, and sleeps when there is nothing to do.
+ * The fetch loop: one per queue and process. A *round* is one round trip and one transaction that
+ * writes the completions collected so far and claims as many jobs as there are free places (worker
+ * slots plus the local buffer), across all tasks. The loop keeps up to `maxRounds` rounds in flight:
+ * on PostgreSQL a round mostly waits for its commit to reach the disk, and commits that overlap share
+ * one flush, so two rounds in flight move nearly twice the jobs. Places a round asked for are reserved
+ * until it returns, so overlapping rounds never claim more than there is room for.
  *
  * States:
  *
- *   claiming ──(claimed a full batch: maybe more waiting)──────────────────────► claiming
- *   claiming ──(claimed less, or no free slot)──► sleeping
- *   sleeping ──(wake: a local enqueue, a NOTIFY, a freed slot, a completion)───► claiming
- *   sleeping ──(timer: the next delayed job / expiring lease is due, or the poll interval passed)──► claiming
- *   claiming ──(store error: reported)──► backing off (100 ms doubling to 5 s) ──► claiming
- *   any      ──(stop)──► stopped
+ *   busy ──(a round claimed all it asked for: maybe more waiting)──► busy (next round at once)
+ *   busy ──(a round claimed less, and nothing woke the loop meanwhile)──► idle
+ *   idle ──(wake: a local enqueue, a NOTIFY, a freed slot, a completion)──► busy
+ *   idle ──(timer: the next delayed job / expiring lease is due, or the poll interval passed)──► busy
+ *   any  ──(store error: reported)──► backing off (100 ms doubling to 5 s) ──► busy
+ *   any  ──(stop)──► stopped, once the rounds in flight have returned
  *
- * A wake that arrives while claiming is remembered (`#woken`), so a job enqueued during a claim round
- * trip is never left waiting for the poll interval. The sleep is bounded by the time until the next job
- * becomes available, so delayed jobs and expired leases are picked up on time without fast polling.
+ * While idle, completions still go out at once (with a claim attached, which costs nothing extra).
+ * Wakes are counted, so one that arrives while a round is in flight is never lost. The idle timer is
+ * bounded by the time until the next job becomes available, so delayed jobs and expired leases are
+ * picked up on time without fast polling.
  * @module
  */
 import { coerceError } from "../errors.js";
@@ -26,111 +30,149 @@ export interface FetchLoopDeps {
   readonly store: Store;
   /** Completions to write with each claim. */
   readonly completer: Completer;
-  /** What to claim now: one request per task with free slots (empty when all are busy). */
-  requests(): ClaimRequest[];
+  /** What to claim now, given places already reserved by rounds in flight (by task name). */
+  requests(reserved: ReadonlyMap<string, number>): ClaimRequest[];
   /** Takes claimed jobs; `grantedAt` is the local time just before the claim was sent (a safe lease start). */
   onClaimed(jobs: StoredJob[], grantedAt: number): void;
-  /** The longest the loop sleeps without a wake-up. */
+  /** The longest the loop stays idle without a wake-up. */
   pollInterval(): number;
   readonly report: ErrorReporter;
 }
 
 const ERROR_BACKOFF_MIN_MS = 100;
 const ERROR_BACKOFF_MAX_MS = 5000;
-/** Sleep when the store says a job is available but the claim got none (another process holds its lock). */
+/** Idle time when the store says a job is due but the claim got none (another process holds its lock). */
 const CONTENDED_SLEEP_MS = 5;
 
 export class FetchLoop {
   readonly #deps: FetchLoopDeps;
-  #running: Promise<void> | undefined;
+  readonly #maxRounds: number;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #reserved = new Map<string, number>();
+  #started = false;
   #stopped = false;
-  #woken = false;
-  #wakeSleeper: (() => void) | undefined;
+  #idle = false;
+  #wakes = 0;
+  #pumpScheduled = false;
+  #timer: NodeJS.Timeout | undefined;
+  #errorBackoff = ERROR_BACKOFF_MIN_MS;
 
-  constructor(deps: FetchLoopDeps) {
+  constructor(deps: FetchLoopDeps, maxRounds: number) {
     this.#deps = deps;
+    this.#maxRounds = maxRounds;
   }
 
   start(): void {
-    this.#running ??= this.#loop();
+    if (this.#started) return;
+    this.#started = true;
+    this.#schedulePump();
   }
 
   /** Claim again as soon as possible. */
   wake(): void {
-    this.#woken = true;
-    this.#wakeSleeper?.();
+    this.#wakes++;
+    this.#idle = false;
+    if (this.#started) this.#schedulePump();
   }
 
-  /** Stops claiming; resolves once a claim in flight has returned (its jobs were handed over). */
+  /** Stops claiming; resolves once the rounds in flight have returned (their jobs were handed over). */
   async stop(): Promise<void> {
     this.#stopped = true;
-    this.#wakeSleeper?.();
-    await this.#running;
+    clearTimeout(this.#timer);
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
-  async #loop(): Promise<void> {
-    let errorBackoff = ERROR_BACKOFF_MIN_MS;
-    while (!this.#stopped) {
-      // Let the jobs handed over in the last round run first: what they finish in this turn of the event
-      // loop rides along in the next round trip instead of costing one of its own.
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      this.#woken = false;
+  /**
+   * Pumps on the next turn of the event loop, not now: the jobs handed over by the last round get to
+   * run first, and what they finish meanwhile rides along in the next round trip instead of costing one
+   * of its own.
+   */
+  #schedulePump(): void {
+    if (this.#pumpScheduled || this.#stopped) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (!this.#stopped && this.#inFlight.size < this.#maxRounds) {
       const completions = this.#deps.completer.take();
-      const requests = this.#deps.requests();
-      if (requests.length === 0 && completions.length === 0) {
-        await this.#sleep(Infinity); // a freed slot or a completion wakes us
-        continue;
-      }
-      let sleepMs: number;
-      try {
-        const grantedAt = performance.now();
-        let jobs: StoredJob[];
-        try {
-          const result = await this.#deps.store.completeAndClaim(completions.map((pending) => pending.item), requests);
-          Completer.settle(completions, result.completed);
-          jobs = result.claimed;
-        } catch (error) {
-          // The attempts retry their completions (and report the error themselves).
-          Completer.fail(completions, error);
-          throw error;
-        }
-        if (jobs.length > 0) this.#deps.onClaimed(jobs, grantedAt);
-        errorBackoff = ERROR_BACKOFF_MIN_MS;
-        if (this.#stopped) break;
-        const claimedAll = requests.every((request) => jobs.filter((job) => job.name === request.name).length >= request.limit);
-        if (claimedAll || this.#woken) continue; // there may be more waiting
-        sleepMs = await this.#idleSleep(requests, jobs.length);
-      } catch (thrown) {
-        this.#deps.report(coerceError(thrown), { source: "claim" });
-        sleepMs = errorBackoff;
-        errorBackoff = Math.min(errorBackoff * 2, ERROR_BACKOFF_MAX_MS);
-      }
-      if (!this.#woken) await this.#sleep(sleepMs);
+      // Idle: the last claim found nothing, so claim only alongside completions, which go out anyway.
+      const requests = this.#idle && completions.length === 0 ? [] : this.#deps.requests(this.#reserved);
+      if (completions.length === 0 && requests.length === 0) return;
+      const round = this.#round(completions, requests).finally(() => {
+        this.#inFlight.delete(round);
+        this.#schedulePump();
+      });
+      this.#inFlight.add(round);
     }
   }
 
-  /** How long to sleep after a claim that left slots free. */
+  async #round(completions: ReturnType<Completer["take"]>, requests: ClaimRequest[]): Promise<void> {
+    const wakesBefore = this.#wakes;
+    this.#reserve(requests, +1);
+    let claimed: StoredJob[];
+    const grantedAt = performance.now();
+    try {
+      const result = await this.#deps.store.completeAndClaim(completions.map((pending) => pending.item), requests);
+      claimed = result.claimed;
+      Completer.settle(completions, result.completed);
+    } catch (thrown) {
+      this.#reserve(requests, -1);
+      // The attempts retry their completions (and report the error themselves).
+      Completer.fail(completions, thrown);
+      this.#deps.report(coerceError(thrown), { source: "claim" });
+      this.#goIdle(this.#errorBackoff);
+      this.#errorBackoff = Math.min(this.#errorBackoff * 2, ERROR_BACKOFF_MAX_MS);
+      return;
+    }
+    this.#reserve(requests, -1);
+    this.#errorBackoff = ERROR_BACKOFF_MIN_MS;
+    if (claimed.length > 0) this.#deps.onClaimed(claimed, grantedAt);
+    const claimedAll = requests.every((request) => countNamed(claimed, request.name) >= request.limit);
+    // Claimed everything asked for: there may be more waiting. Woken meanwhile: something changed.
+    if (claimedAll || this.#wakes !== wakesBefore || this.#stopped) return;
+    try {
+      const sleepMs = await this.#idleSleep(requests, claimed.length);
+      if (this.#wakes === wakesBefore) this.#goIdle(sleepMs);
+    } catch (thrown) {
+      this.#deps.report(coerceError(thrown), { source: "claim" });
+      if (this.#wakes === wakesBefore) this.#goIdle(this.#deps.pollInterval());
+    }
+  }
+
+  /** Idle until a wake-up, or for `ms` at most. */
+  #goIdle(ms: number): void {
+    if (this.#stopped) return;
+    this.#idle = true;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.wake(), ms);
+  }
+
+  /** How long to stay idle after a claim that left places free. */
   async #idleSleep(requests: ClaimRequest[], claimed: number): Promise<number> {
     const interval = this.#deps.pollInterval();
-    const untilNext = await this.#deps.store.msUntilNextAvailable(requests.map((request) => request.name));
+    const names = requests.map((request) => request.name);
+    const untilNext = names.length === 0 ? null : await this.#deps.store.msUntilNextAvailable(names);
     if (untilNext === null) return interval;
     if (untilNext <= 0) return claimed > 0 ? 0 : CONTENDED_SLEEP_MS;
     // Wake a hair after the job is due, not before: timers may fire early by a millisecond.
     return Math.min(interval, untilNext + 1);
   }
 
-  #sleep(ms: number): Promise<void> {
-    if (this.#stopped) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = Number.isFinite(ms) ? setTimeout(done, ms) : undefined;
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wakeSleeper = () => {
-        this.#wakeSleeper = undefined;
-        done();
-      };
-    });
+  #reserve(requests: ClaimRequest[], sign: 1 | -1): void {
+    for (const { name, limit } of requests) {
+      const total = (this.#reserved.get(name) ?? 0) + sign * limit;
+      if (total > 0) this.#reserved.set(name, total);
+      else this.#reserved.delete(name);
+    }
   }
+}
+
+function countNamed(jobs: StoredJob[], name: string): number {
+  let count = 0;
+  for (const job of jobs) if (job.name === name) count++;
+  return count;
 }

@@ -3,10 +3,11 @@
  * keeps their leases, the completer that batches their outcomes, and the wake-up listener.
  *
  * Slots and the local buffer. A task runs at most `workers` handlers at once. For tasks whose handlers
- * are fast, the worker also claims up to `workers` more jobs than it has free slots and holds them
- * (leased, leases renewed) in a local buffer, so a freed slot starts its next job at once instead of
- * after a round trip, and each claim moves twice as many jobs. Slow tasks get no buffer: jobs held
- * here while other processes sit idle would only delay them.
+ * are fast, the worker also claims more jobs than it has free slots and holds them (leased, leases
+ * renewed) in a local buffer: `workers` more for each claim round the store keeps in flight, so that
+ * while rounds travel there are always jobs to run, and a freed slot starts its next job at once instead
+ * of after a round trip. Slow tasks get no buffer: jobs held here while other processes sit idle would
+ * only delay them.
  * @module
  */
 import { coerceError } from "../errors.js";
@@ -54,19 +55,21 @@ export class Worker {
   #stopListening: (() => Promise<void>) | undefined;
   #idle: (() => void) | undefined;
   #closing = false;
+  readonly #maxRounds: number;
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
+    this.#maxRounds = deps.store.capabilities.maxConcurrentRounds;
     this.#heartbeat = new Heartbeat(deps.store, (error) => deps.report(error, { source: "heartbeat" }));
     this.#completer = new Completer(deps.store);
     this.#loop = new FetchLoop({
       store: deps.store,
       completer: this.#completer,
-      requests: () => this.#requests(),
+      requests: (reserved) => this.#requests(reserved),
       onClaimed: (jobs, grantedAt) => this.#claimed(jobs, grantedAt),
       pollInterval: () => this.#pollInterval(),
       report: deps.report,
-    });
+    }, this.#maxRounds);
     this.#completer.attach(this.#loop);
   }
 
@@ -139,13 +142,15 @@ export class Worker {
     return state;
   }
 
-  #requests(): ClaimRequest[] {
+  #requests(reserved: ReadonlyMap<string, number>): ClaimRequest[] {
     const requests: ClaimRequest[] = [];
     for (const task of this.#deps.tasks.values()) {
       const state = this.#state(task.name);
       const fast = state.averageMs !== undefined && state.averageMs < FAST_HANDLER_MS;
-      const capacity = fast ? task.workers * 2 : task.workers;
-      const want = capacity - state.running - state.buffer.length;
+      const capacity = fast ? task.workers * (1 + this.#maxRounds) : task.workers;
+      const room = capacity - state.running - state.buffer.length - (reserved.get(task.name) ?? 0);
+      // Leave room for the other rounds that may go out while this one is in flight.
+      const want = Math.min(room, Math.ceil(capacity / this.#maxRounds));
       if (want > 0) requests.push({ name: task.name, limit: want, leaseMs: task.timeout });
     }
     return requests;

@@ -77,7 +77,7 @@ const TYPES: pg.CustomTypesConfig = {
 };
 
 export class PostgresStore implements Store {
-  readonly capabilities: StoreCapabilities = { crossProcessWakeups: true, defaultPollInterval: 1000 };
+  readonly capabilities: StoreCapabilities = { crossProcessWakeups: true, defaultPollInterval: 1000, maxConcurrentRounds: 3 };
 
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;

@@ -76,7 +76,7 @@ interface HandleCache {
 const TX_POLL_MS = 2;
 
 export class SqliteStore implements Store {
-  readonly capabilities: StoreCapabilities = { crossProcessWakeups: false, defaultPollInterval: 200 };
+  readonly capabilities: StoreCapabilities = { crossProcessWakeups: false, defaultPollInterval: 200, maxConcurrentRounds: 1 };
 
   private readonly db: Handle;
   private readonly clock: () => number;
