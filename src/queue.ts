@@ -32,6 +32,14 @@ export interface QueueOptions {
   schema?: string;
   /** PostgreSQL with a URL: the size of the connection pool hewn creates. Default 10. */
   poolSize?: number;
+  /**
+   * `"full"` (default): a job is on disk when `enqueue` resolves and an outcome when it is reported.
+   * `"fast"`, opt-in: commits do not wait for the disk (SQLite `synchronous = NORMAL` in WAL mode;
+   * PostgreSQL `synchronous_commit = off` on the pool hewn creates from a URL). A crash of the process
+   * loses nothing and nothing is ever corrupted, but a power loss or OS crash may lose the last
+   * moment's jobs and outcomes (completed jobs may then run again).
+   */
+  durability?: "full" | "fast";
   /** SQLite: the clock (epoch ms) used for every stored time. PostgreSQL always uses the database clock. Default `Date.now`. */
   clock?: () => number;
 }
@@ -80,7 +88,7 @@ export interface CloseOptions {
   grace?: number;
 }
 
-const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "schema", "poolSize", "clock"] as const;
+const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "schema", "poolSize", "clock", "durability"] as const;
 const ENQUEUE_OPTION_KEYS = ["delay", "priority", "label", "tx"] as const;
 const ENQUEUE_ITEM_KEYS = ["name", "data", "delay", "priority", "label"] as const;
 const DEFAULT_GRACE_MS = 10_000;
@@ -127,6 +135,8 @@ export class Queue {
     const removeAfter = given.removeAfter === undefined ? undefined : checkDuration(given.removeAfter, "options.removeAfter", { min: 1 });
     const maxPayloadBytes = checkInteger(given.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, "options.maxPayloadBytes", 2, 1024 ** 3);
     const poolSize = checkInteger(given.poolSize ?? 10, "options.poolSize", 1, 1000);
+    const durability = given.durability ?? "full";
+    if (durability !== "full" && durability !== "fast") throw new ValidationError("options.durability", 'must be "full" or "fast"');
     const onError = given.onError ?? defaultOnError;
     const report: ErrorReporter = (error, context) => {
       try {
@@ -139,6 +149,7 @@ export class Queue {
       schema: given.schema ?? "hewn",
       poolSize,
       clock: given.clock,
+      durability,
       onError: (error) => report(error, { source: "store" }),
     });
     try {

@@ -22,6 +22,7 @@ export interface StoreOptions {
   poolSize: number;
   /** SQLite only: the clock, in epoch ms. */
   clock: (() => number) | undefined;
+  durability: "full" | "fast";
   onError: (error: Error) => void;
 }
 
@@ -30,11 +31,18 @@ export async function openStore(target: QueueTarget | undefined, options: StoreO
   if (typeof given === "string") {
     if (given.startsWith("sqlite:")) {
       const { SqliteStore } = await import("./sqlite/sqlite-store.js");
-      return new SqliteStore({ filename: sqlitePath(given), clock: options.clock, onError: options.onError });
+      return new SqliteStore({ filename: sqlitePath(given), clock: options.clock, durability: options.durability, onError: options.onError });
     }
     if (/^postgres(ql)?:\/\//.test(given)) {
       const { default: pgModule } = await import("pg");
-      const pool = new pgModule.Pool({ connectionString: given, max: options.poolSize, application_name: "hewn" });
+      const pool = new pgModule.Pool({
+        connectionString: given,
+        max: options.poolSize,
+        application_name: "hewn",
+        // Fast mode: commits return before their WAL reaches the disk; a server crash may lose the
+        // last ones (never corrupts). Only for pools hewn creates: a pool you pass keeps your settings.
+        ...(options.durability === "fast" && { options: "-c synchronous_commit=off" }),
+      });
       return postgresStore(pool, true, options);
     }
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(given)?.[1];

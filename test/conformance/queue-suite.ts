@@ -602,6 +602,18 @@ export function queueSuite(harness: StoreHarness): void {
     assert.equal(ran.has(waiting.id), false);
   });
 
+  test("the opt-in fast durability mode runs jobs the same way", async (t) => {
+    const { another } = await setup(t, harness);
+    const queue = await another({ durability: "fast" });
+    const name = taskName();
+    queue.define(name, async (ctx) => ctx.job.attempt);
+    await queue.start();
+    const done = nextEvent(queue, "job:complete");
+    const job = await queue.enqueue(name);
+    await done;
+    assert.equal((await queue.get(job.id))?.result, 1);
+  });
+
   test("list, get and count read what was stored", async (t) => {
     const { queue } = await setup(t, harness);
     const [a, b, c] = await queue.enqueueMany([{ name: "x", data: { n: 1 } }, { name: "y" }, { name: "x", priority: 3 }]);

@@ -109,6 +109,7 @@ export function validationSuite(harness: StoreHarness): void {
     await assert.rejects(Queue.open(loc.url, { ...loc.queueOptions, removeAfter: -1 }), rejectsWith("options.removeAfter"));
     await assert.rejects(Queue.open(loc.url, { ...loc.queueOptions, maxPayloadBytes: 0 }), rejectsWith("options.maxPayloadBytes"));
     await assert.rejects(Queue.open(loc.url, { ...loc.queueOptions, onError: "log" as unknown as () => void }), rejectsWith("options.onError"));
+    await assert.rejects(Queue.open(loc.url, { ...loc.queueOptions, durability: "turbo" as "fast" }), rejectsWith("options.durability"));
   });
 
   test("names and payloads that look like SQL are stored and returned unchanged", async (t) => {

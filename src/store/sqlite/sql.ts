@@ -12,6 +12,13 @@
 export const PRAGMAS: readonly string[] = ["journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"];
 
 /**
+ * The opt-in `durability: "fast"` mode: in WAL mode, NORMAL syncs at checkpoints instead of at every
+ * commit. The file stays consistent whatever happens, and a crash of the process loses nothing, but a
+ * power loss or OS crash may lose the last commits (jobs enqueued or completed just before it).
+ */
+export const FAST_SYNCHRONOUS = "synchronous = NORMAL";
+
+/**
  * Claimable rows, spelled identically in queries and in the partial indexes' WHERE: SQLite only uses a
  * partial index when the query repeats its condition.
  */

@@ -35,6 +35,8 @@ export interface SqliteStoreOptions {
   clock?: () => number;
   /** How long to wait for another connection's write lock before failing, in ms. Default 5000. */
   busyTimeoutMs?: number;
+  /** "fast" trades durability across power loss for speed (see `FAST_SYNCHRONOUS`). Default "full". */
+  durability?: "full" | "fast";
   /** Receives what `afterTransaction` callbacks throw: they run from a timer, with no caller to reject. */
   onError?: (error: Error) => void;
 }
@@ -100,6 +102,7 @@ export class SqliteStore implements Store {
       const db = new Database(options.filename, { timeout: busyTimeoutMs });
       try {
         for (const pragma of sql.PRAGMAS) db.pragma(pragma);
+        if (options.durability === "fast") db.pragma(sql.FAST_SYNCHRONOUS);
       } catch (error) {
         db.close();
         throw error;
