@@ -23,6 +23,12 @@ export interface NewJob {
   delayMs: number;
   priority: number;
   label: string | null;
+  /**
+   * Set when the enqueuing process will run the job itself at once (it has a free worker for the
+   * task): the job is stored already claimed — `dequeued`, attempts 1, leased for this many ms — so it
+   * starts without another round trip. Null: stored `enqueued`, for any worker to claim.
+   */
+  claimLeaseMs: number | null;
 }
 
 /** Claim up to `limit` available jobs named `name`, leasing each for `leaseMs`. */

@@ -62,6 +62,11 @@ export class FetchLoop {
     this.#maxRounds = maxRounds;
   }
 
+  /** Places of task `name` that rounds in flight may still fill. */
+  reservedFor(name: string): number {
+    return this.#reserved.get(name) ?? 0;
+  }
+
   start(): void {
     if (this.#started) return;
     this.#started = true;

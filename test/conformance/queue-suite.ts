@@ -292,7 +292,7 @@ export function queueSuite(harness: StoreHarness): void {
       started.resolve();
       await proceed.promise;
       return "stale result";
-    });
+    }, { workers: 1 }); // no free slot: only the "thief" below can take the job over
     await queue.start();
     const job = await queue.enqueue(name);
     await within(started.promise, "handler start");
@@ -322,13 +322,16 @@ export function queueSuite(harness: StoreHarness): void {
       await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
       aborted.resolve(ctx.signal.reason);
       return "ignored";
-    }, { timeout: 300 });
+    }, { timeout: 300, workers: 1 });
     await queue.start();
     const job = await queue.enqueue(name);
     await within(started.promise, "handler start");
-    await loc.makeAvailableNow(job.id);
     const thief = await loc.openStore();
-    assert.equal((await thief.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }])).length, 1);
+    // A renewal landing between the two statements would put the lease back: try again then.
+    await until(async () => {
+      await loc.makeAvailableNow(job.id);
+      return (await thief.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }])).length === 1;
+    }, "the thief's claim");
     assert.ok((await within(aborted.promise, "abort")) instanceof LeaseLostError);
     const stored = await queue.get(job.id);
     assert.equal(stored?.status, "dequeued");
@@ -600,6 +603,32 @@ export function queueSuite(harness: StoreHarness): void {
     await done;
     await queue.close();
     assert.equal(ran.has(waiting.id), false);
+  });
+
+  test("an idle local worker takes a job in the insert itself; a busy one leaves it enqueued", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const proceed = new Signal();
+    queue.define(name, async () => {
+      await proceed.promise;
+    }, { workers: 1 });
+    await queue.start();
+    const started = nextEvent(queue, "job:start");
+    const first = await queue.enqueue(name);
+    assert.equal(first.status, "dequeued", "claimed by the insert");
+    assert.equal(first.attempts, 1);
+    assert.ok(first.startedAt);
+    assert.equal((await started).job.id, first.id);
+    const second = await queue.enqueue(name);
+    assert.equal(second.status, "enqueued", "the only slot is busy");
+    const delayed = await queue.enqueue(name, {}, { delay: 3_600_000 });
+    assert.equal(delayed.status, "enqueued");
+    const both = new Signal();
+    let completed = 0;
+    queue.on("job:complete", () => ++completed === 2 && both.resolve());
+    proceed.resolve();
+    await within(both.promise, "both completions");
+    assert.equal((await queue.get(second.id))?.attempts, 1);
   });
 
   test("the opt-in fast durability mode runs jobs the same way", async (t) => {

@@ -10,7 +10,7 @@ import type { NewJob, Store } from "../../src/store/store.js";
 const LONG = 3_600_000;
 
 function newJob(name: string, extra: Partial<NewJob> = {}): NewJob {
-  return { name, data: JSON.stringify({ n: 1 }), delayMs: 0, priority: 0, label: null, ...extra };
+  return { name, data: JSON.stringify({ n: 1 }), delayMs: 0, priority: 0, label: null, claimLeaseMs: null, ...extra };
 }
 
 export function storeSuite(harness: StoreHarness): void {

@@ -22,7 +22,7 @@ const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const skip = await postgresHarness.skipReason();
 
 function job(name: string, extra: Partial<NewJob> = {}): NewJob {
-  return { name, data: "{}", delayMs: 0, priority: 0, label: null, ...extra };
+  return { name, data: "{}", delayMs: 0, priority: 0, label: null, claimLeaseMs: null, ...extra };
 }
 
 async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<{ location: TestLocation; store: Store; schema: string }> {

@@ -42,7 +42,7 @@ async function withStore(fn: (ctx: Context) => Promise<void>, options: { busyTim
 }
 
 function newJob(name: string, data: unknown = {}, more: Partial<NewJob> = {}): NewJob {
-  return { name, data: JSON.stringify(data), delayMs: 0, priority: 0, label: null, ...more };
+  return { name, data: JSON.stringify(data), delayMs: 0, priority: 0, label: null, claimLeaseMs: null, ...more };
 }
 
 async function insertOne(store: SqliteStore, job: NewJob): Promise<string> {

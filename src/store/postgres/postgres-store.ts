@@ -120,7 +120,7 @@ export class PostgresStore implements Store {
     if (jobs.length === 0) return [];
     const [only] = jobs;
     if (jobs.length === 1 && only) {
-      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel];
+      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.claimLeaseMs];
       return (await this.rows<JobRow>("insertJobs", this.statements.insertJob, values, client)).map(toStoredJob);
     }
     const rows = await this.rows<JobRow>(
@@ -133,6 +133,7 @@ export class PostgresStore implements Store {
         jobs.map((job) => job.priority),
         jobs.map((job) => job.label),
         this.channel,
+        jobs.map((job) => job.claimLeaseMs),
       ],
       client,
     );

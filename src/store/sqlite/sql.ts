@@ -96,9 +96,11 @@ CREATE INDEX hewn_jobs_runnable_priority ON hewn_jobs (name, priority DESC, avai
 
 // ---- Jobs ----------------------------------------------------------------------------------------
 
+/** @claimed = 1 stores the job already claimed by its enqueuer (see NewJob.claimLeaseMs). */
 export const INSERT_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
-VALUES (@name, @data, 'enqueued', @now, @availableAt, @priority, @label)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, started_at, attempts, priority, label)
+VALUES (@name, @data, CASE WHEN @claimed THEN 'dequeued' ELSE 'enqueued' END, @now, @availableAt,
+        CASE WHEN @claimed THEN @now END, @claimed, @priority, @label)
 RETURNING *`;
 
 /**

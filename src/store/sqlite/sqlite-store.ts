@@ -332,8 +332,12 @@ export class SqliteStore implements Store {
         const now = this.clock();
         const statement = this.statement(db, sql.INSERT_JOB);
         return jobs.map(
-          ({ name, data, delayMs, priority, label }) =>
-            statement.get({ name, data, now, availableAt: now + delayMs, priority, label }) as JobRow,
+          ({ name, data, delayMs, priority, label, claimLeaseMs }) =>
+            statement.get({
+              name, data, now, priority, label,
+              claimed: claimLeaseMs === null ? 0 : 1,
+              availableAt: now + (claimLeaseMs ?? delayMs),
+            }) as JobRow,
         );
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
