@@ -4,10 +4,10 @@
  *
  * Slots and the local buffer. A task runs at most `workers` handlers at once. For tasks whose handlers
  * are fast, the worker also claims more jobs than it has free slots and holds them (leased, leases
- * renewed) in a local buffer: `workers` more for each claim round the store keeps in flight, so that
- * while rounds travel there are always jobs to run, and a freed slot starts its next job at once instead
- * of after a round trip. Slow tasks get no buffer: jobs held here while other processes sit idle would
- * only delay them.
+ * renewed) in a local buffer: at least `workers` more for each claim round the store keeps in flight,
+ * and at least FAST_BUFFER_MIN, so that while rounds travel there are always jobs to run, a freed slot
+ * starts its next job at once instead of after a round trip, and each commit moves many jobs. Slow
+ * tasks get no buffer: jobs held here while other processes sit idle would only delay them.
  * @module
  */
 import { coerceError } from "../errors.js";
@@ -31,6 +31,12 @@ export interface WorkerDeps {
 
 /** A task's handlers count as fast (and get a local buffer) while their average run is under this. */
 const FAST_HANDLER_MS = 5;
+/**
+ * The local buffer of a fast task holds at least this many jobs. Each round's commit waits for the
+ * disk, so the jobs a round moves share that wait: bigger rounds, fewer waits. 200 jobs of a fast task
+ * drain within milliseconds, so other processes are not kept waiting.
+ */
+const FAST_BUFFER_MIN = 200;
 /** Weight of the newest handler duration in the running average. */
 const AVERAGE_WEIGHT = 0.1;
 
@@ -194,7 +200,7 @@ export class Worker {
     for (const task of this.#deps.tasks.values()) {
       const state = this.#state(task.name);
       const fast = state.averageMs !== undefined && state.averageMs < FAST_HANDLER_MS;
-      const capacity = fast ? task.workers * (1 + this.#maxRounds) : task.workers;
+      const capacity = fast ? task.workers + Math.max(task.workers * this.#maxRounds, FAST_BUFFER_MIN) : task.workers;
       const room = capacity - state.running - state.direct - state.buffer.length - (reserved.get(task.name) ?? 0);
       // Leave room for the other rounds that may go out while this one is in flight.
       const want = Math.min(room, Math.ceil(capacity / this.#maxRounds));

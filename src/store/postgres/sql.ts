@@ -206,9 +206,10 @@ export const insertJobs = (q: string) => `
 export const completeAndClaim = (q: string) => `
   WITH done AS (
     UPDATE ${q}.jobs AS t
-    SET status = 'completed', result = u.result::json, reason = NULL, ended_at = now(), finished_at = now()
-    FROM unnest($4::bigint[], $5::int[], $6::text[]) AS u(id, attempt, result)
-    WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+    SET status = 'completed', result = ($6::text[])[array_position($4::bigint[], t.id)]::json, reason = NULL,
+        ended_at = now(), finished_at = now()
+    WHERE t.id = ANY ($4::bigint[]) AND t.status = 'dequeued'
+      AND t.attempts = ($5::int[])[array_position($4::bigint[], t.id)]
     RETURNING t.id
   ), req AS (
     SELECT * FROM unnest($1::text[], $2::int[], $3::float8[]) AS r(name, lim, lease_ms)
@@ -253,12 +254,18 @@ export const completeAndClaim = (q: string) => `
 
 // Outcome writes are fenced on (status = 'dequeued', attempts): a worker whose lease was lost and
 // re-claimed by someone else matches no row, so it cannot overwrite the newer attempt.
+//
+// Batched writes find their rows with `t.id = ANY ($ids)` (primary-key lookups) and read each row's
+// own values from the parallel arrays with array_position, instead of joining to unnest(...): the
+// planner cannot estimate such a join, and with statistics taken when few jobs were `dequeued` it
+// chose a sequential scan or a nested loop re-running unnest for every row (measured: 45 ms, then
+// 31 ms, for 200 completions on a 20,000-row table; under 2 ms this way). Ids in a batch are distinct.
 
 export const completeJobs = (q: string) => `
   UPDATE ${q}.jobs AS t
-  SET status = 'completed', result = u.result::json, reason = NULL, ended_at = now(), finished_at = now()
-  FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, attempt, result)
-  WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+  SET status = 'completed', result = ($3::text[])[array_position($1::bigint[], t.id)]::json, reason = NULL,
+      ended_at = now(), finished_at = now()
+  WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
   RETURNING t.id`;
 
 export const failJob = (q: string) => `
@@ -279,9 +286,8 @@ export const cancelJob = (q: string) => `
 
 export const extendLeases = (q: string) => `
   UPDATE ${q}.jobs AS t
-  SET available_at = now() + u.lease_ms * interval '1 millisecond'
-  FROM unnest($1::bigint[], $2::int[], $3::float8[]) AS u(id, attempt, lease_ms)
-  WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+  SET available_at = now() + ($3::float8[])[array_position($1::bigint[], t.id)] * interval '1 millisecond'
+  WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
   RETURNING t.id`;
 
 /**
@@ -292,8 +298,7 @@ export const releaseJobs = (q: string) => `
   WITH released AS (
     UPDATE ${q}.jobs AS t
     SET status = 'enqueued', available_at = now(), ended_at = now(), reason = $3
-    FROM unnest($1::bigint[], $2::int[]) AS u(id, attempt)
-    WHERE t.id = u.id AND t.status = 'dequeued' AND t.attempts = u.attempt
+    WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
     RETURNING t.id, t.name
   ), notified AS (
     SELECT count(pg_notify($4, name)) AS n FROM (SELECT DISTINCT name FROM released) AS r
