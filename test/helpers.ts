@@ -120,3 +120,8 @@ export async function setup(t: TestContext, harness: StoreHarness, options: Queu
 export function taskName(prefix = "task"): string {
   return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 }
+
+/** Resolves when `signal` aborts: how a test handler waits to be told to stop. */
+export function abortOf(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
 import { JobError, LeaseLostError, LifetimeExceededError, ShutdownError, type Job } from "../../src/index.js";
-import { Signal, nextEvent, setup, taskName, until, within } from "../helpers.js";
+import { Signal, abortOf, nextEvent, setup, taskName, until, within } from "../helpers.js";
 
 /** Fast retries for tests that go through several attempts. */
 const QUICK = { minDelay: 1, maxDelay: 5 } as const;
@@ -232,7 +232,7 @@ export function queueSuite(harness: StoreHarness): void {
       const mode = (ctx.job.data as { mode: string }).mode;
       if (ctx.job.attempt > 1) return `done on attempt ${ctx.job.attempt}`;
       if (mode === "obedient") {
-        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+        await abortOf(ctx.signal);
         reasons.push(ctx.signal.reason);
         throw ctx.signal.reason;
       }
@@ -319,7 +319,7 @@ export function queueSuite(harness: StoreHarness): void {
     const aborted = new Signal<unknown>();
     queue.define(name, async (ctx) => {
       started.resolve();
-      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      await abortOf(ctx.signal);
       aborted.resolve(ctx.signal.reason);
       return "ignored";
     }, { timeout: 300, workers: 1 });
@@ -410,7 +410,7 @@ export function queueSuite(harness: StoreHarness): void {
     const started = new Signal();
     queue.define(name, async (ctx) => {
       started.resolve();
-      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      await abortOf(ctx.signal);
       return "too late";
     });
     await queue.start();
