@@ -142,10 +142,11 @@ export interface Store {
   extendLeases(items: ExtendItem[]): Promise<Set<string>>;
 
   /**
-   * Gives leased jobs back at once (fenced), for a worker that is shutting down: status enqueued,
-   * availableAt = now, endedAt = now, with `reason`. Attempts are not undone. Returns the ids released.
+   * Gives leased jobs back at once (fenced): status enqueued, availableAt = now, endedAt = now, with
+   * `reason`. With `unstarted`, the handlers never ran, so the claims are undone too (attempts − 1).
+   * Returns the ids released.
    */
-  releaseJobs(items: AttemptRef[], reason: string): Promise<Set<string>>;
+  releaseJobs(items: AttemptRef[], reason: string, unstarted?: boolean): Promise<Set<string>>;
 
   /** Records progress (fenced). False if the lease was lost. */
   setProgress(ref: AttemptRef, progress: number): Promise<boolean>;

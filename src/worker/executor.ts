@@ -52,6 +52,7 @@ export class Attempt {
   #state: AttemptState = "running";
   #deps: ExecutorDeps;
   #slotFreed = false;
+  #started = false;
 
   constructor(deps: ExecutorDeps, job: StoredJob, task: Task, grantedAt: number) {
     this.#deps = deps;
@@ -68,7 +69,13 @@ export class Attempt {
    * only held (leased, its lease renewed) in the worker's local buffer.
    */
   start(): Promise<void> {
+    this.#started = true;
     return this.#run();
+  }
+
+  /** Whether `start` was called (the job left the local buffer). */
+  get started(): boolean {
+    return this.#started;
   }
 
   get attempt(): number {

@@ -32,10 +32,12 @@ export interface FetchLoopDeps {
   readonly completer: Completer;
   /** What to claim now, given places already reserved by rounds in flight (by task name). */
   requests(reserved: ReadonlyMap<string, number>): ClaimRequest[];
-  /** Takes claimed jobs; `grantedAt` is the local time just before the claim was sent (a safe lease start). */
+  /** Takes claimed jobs (called after every round, even with none); `grantedAt` is the local time just before the claim was sent (a safe lease start). */
   onClaimed(jobs: StoredJob[], grantedAt: number): void;
   /** The longest the loop stays idle without a wake-up. */
   pollInterval(): number;
+  /** Called when the last round in flight has returned. */
+  onRoundsSettled(): void;
   readonly report: ErrorReporter;
 }
 
@@ -62,10 +64,16 @@ export class FetchLoop {
     this.#maxRounds = maxRounds;
   }
 
+  /** Rounds in flight now. */
+  get roundsInFlight(): number {
+    return this.#inFlight.size;
+  }
+
   /** Places of task `name` that rounds in flight may still fill. */
   reservedFor(name: string): number {
     return this.#reserved.get(name) ?? 0;
   }
+
 
   start(): void {
     if (this.#started) return;
@@ -109,6 +117,7 @@ export class FetchLoop {
       if (completions.length === 0 && requests.length === 0) return;
       const round = this.#round(completions, requests).finally(() => {
         this.#inFlight.delete(round);
+        if (this.#inFlight.size === 0) this.#deps.onRoundsSettled();
         this.#schedulePump();
       });
       this.#inFlight.add(round);
@@ -135,7 +144,7 @@ export class FetchLoop {
     }
     this.#reserve(requests, -1);
     this.#errorBackoff = ERROR_BACKOFF_MIN_MS;
-    if (claimed.length > 0) this.#deps.onClaimed(claimed, grantedAt);
+    this.#deps.onClaimed(claimed, grantedAt);
     const claimedAll = requests.every((request) => countNamed(claimed, request.name) >= request.limit);
     // Claimed everything asked for: there may be more waiting. Woken meanwhile: something changed.
     if (claimedAll || this.#wakes !== wakesBefore || this.#stopped) return;

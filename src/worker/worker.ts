@@ -8,6 +8,13 @@
  * and at least FAST_BUFFER_MIN, so that while rounds travel there are always jobs to run, a freed slot
  * starts its next job at once instead of after a round trip, and each commit moves many jobs. Slow
  * tasks get no buffer: jobs held here while other processes sit idle would only delay them.
+ *
+ * Suspects run alone. A job whose previous attempt crashed (`crashes` > 0) may be a poison job that
+ * kills its process. When its process dies, every job it held has its lease expire with no outcome and
+ * gets a crash counted, so innocent neighbours would be quarantined with it. So a suspect runs in
+ * isolation: the worker stops claiming, hands its buffered jobs (and any other suspects) back, lets
+ * running handlers finish, and only then runs the suspect, with nothing else, until it ends. A crash
+ * then counts against it alone.
  * @module
  */
 import { coerceError } from "../errors.js";
@@ -37,6 +44,8 @@ const FAST_HANDLER_MS = 5;
  * drain within milliseconds, so other processes are not kept waiting.
  */
 const FAST_BUFFER_MIN = 200;
+const SHUTDOWN_REASON = "released: the worker shut down before the handler finished";
+const ISOLATION_REASON = "released: a job that crashed before runs alone in this process";
 /** Weight of the newest handler duration in the running average. */
 const AVERAGE_WEIGHT = 0.1;
 
@@ -74,6 +83,11 @@ export class Worker {
   #idle: (() => void) | undefined;
   #closing = false;
   readonly #maxRounds: number;
+  /** Suspects (see above) waiting to run alone, and the one running alone now. */
+  readonly #suspects: Attempt[] = [];
+  #isolated: Attempt | undefined;
+  /** Releases on their way to the store: a suspect waits for them, or a crash would count against those jobs too. */
+  #releasing = 0;
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
@@ -86,6 +100,7 @@ export class Worker {
       requests: (reserved) => this.#requests(reserved),
       onClaimed: (jobs, grantedAt) => this.#claimed(jobs, grantedAt),
       pollInterval: () => this.#pollInterval(),
+      onRoundsSettled: () => this.#isolate(),
       report: deps.report,
     }, this.#maxRounds);
     this.#completer.attach(this.#loop);
@@ -114,7 +129,7 @@ export class Worker {
    */
   reserveDirect(name: string): DirectClaim | undefined {
     const task = this.#deps.tasks.get(name);
-    if (!task || this.#closing) return undefined;
+    if (!task || this.#closing || this.#isolating) return undefined;
     const state = this.#state(name);
     const taken = state.running + state.direct + state.buffer.length + this.#loop.reservedFor(name);
     if (taken >= task.workers) return undefined;
@@ -155,26 +170,42 @@ export class Worker {
     this.#completer.detach();
     await this.#stopListening?.().catch((error: unknown) => this.#deps.report(coerceError(error), { source: "listen" }));
     const buffered = [...this.#states.values()].flatMap((state) => state.buffer.splice(0));
-    await this.#release(buffered);
+    await this.#release([...buffered, ...this.#suspects.splice(0)], SHUTDOWN_REASON);
     if (this.#attempts.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const idle = new Promise<void>((resolve) => (this.#idle = resolve));
       const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
       await Promise.race([idle, graceOver]);
       clearTimeout(timer);
-      await this.#release([...this.#attempts.values()]);
+      await this.#release([...this.#attempts.values()], SHUTDOWN_REASON);
     }
     this.#heartbeat.stop();
   }
 
   /** Hands jobs back for another worker to take at once (fenced), and aborts their handlers if running. */
-  async #release(attempts: Attempt[]): Promise<void> {
+  async #release(attempts: Attempt[], reason: string): Promise<void> {
+    // Held but never started (buffered, or a suspect waiting its turn): the claim itself is undone.
+    const unstarted = attempts.filter((attempt) => !attempt.started);
+    this.#releasing++;
+    try {
+      await Promise.all([
+        this.#releaseSome(unstarted, reason, true),
+        this.#releaseSome(attempts.filter((attempt) => attempt.started), reason, false),
+      ]);
+    } finally {
+      this.#releasing--;
+      this.#isolate();
+    }
+  }
+
+  async #releaseSome(attempts: Attempt[], reason: string, unstarted: boolean): Promise<void> {
     const released = attempts.filter((attempt) => attempt.release());
     if (released.length === 0) return;
     try {
       const ids = await this.#deps.store.releaseJobs(
         released.map((attempt) => ({ id: attempt.job.id, attempt: attempt.attempt })),
-        "released: the worker shut down before the handler finished",
+        reason,
+        unstarted,
       );
       for (const attempt of released) {
         if (ids.has(attempt.job.id)) this.#deps.events.emit("job:release", { job: attempt.job });
@@ -197,6 +228,7 @@ export class Worker {
 
   #requests(reserved: ReadonlyMap<string, number>): ClaimRequest[] {
     const requests: ClaimRequest[] = [];
+    if (this.#isolating) return requests;
     for (const task of this.#deps.tasks.values()) {
       const state = this.#state(task.name);
       const fast = state.averageMs !== undefined && state.averageMs < FAST_HANDLER_MS;
@@ -228,9 +260,40 @@ export class Worker {
       const attempt = new Attempt(deps, job, task, grantedAt);
       this.#attempts.set(job.id, attempt);
       const state = this.#state(task.name);
-      if (state.running < task.workers) this.#run(attempt, state);
+      // At maxCrashes it is not run at all (quarantined at start), so it needs no isolation.
+      const suspect = task.maxCrashes > 0 && job.crashes > 0 && job.crashes < task.maxCrashes;
+      if (suspect) this.#suspects.push(attempt);
+      else if (state.running < task.workers && !this.#isolating) this.#run(attempt, state);
       else state.buffer.push(attempt);
     }
+    this.#isolate();
+  }
+
+  /** Suspects are waiting or one runs alone: no claims, no other starts. */
+  get #isolating(): boolean {
+    return this.#isolated !== undefined || this.#suspects.length > 0;
+  }
+
+  /**
+   * Moves suspects towards running alone: hands buffered jobs back, and once nothing else runs and no
+   * claim is in flight, starts the next suspect.
+   */
+  #isolate(): void {
+    if (!this.#isolating || this.#closing) return;
+    // Jobs held here would share a suspect's crash: give them back (also any a late round brings).
+    const buffered = [...this.#states.values()].flatMap((state) => state.buffer.splice(0));
+    if (buffered.length > 0) void this.#release(buffered, ISOLATION_REASON);
+    if (this.#isolated) return;
+    const running = [...this.#states.values()].reduce((sum, state) => sum + state.running + state.direct, 0);
+    // Called again as each handler ends, each release lands and the last round returns.
+    if (running > 0 || this.#releasing > 0 || this.#loop.roundsInFlight > 0) return;
+    const suspect = this.#suspects.shift();
+    if (!suspect) return;
+    // The other suspects would share its crash too: back they go, to be claimed (and isolated) again.
+    const others = this.#suspects.splice(0);
+    if (others.length > 0) void this.#release(others, ISOLATION_REASON);
+    this.#isolated = suspect;
+    this.#run(suspect, this.#state(suspect.task.name));
   }
 
   #run(attempt: Attempt, state: TaskState): void {
@@ -255,8 +318,10 @@ export class Worker {
     if (handlerMs !== undefined) {
       state.averageMs = state.averageMs === undefined ? handlerMs : state.averageMs + AVERAGE_WEIGHT * (handlerMs - state.averageMs);
     }
-    const next = this.#closing ? undefined : state.buffer.shift();
+    if (attempt === this.#isolated) this.#isolated = undefined;
+    const next = this.#closing || this.#isolating ? undefined : state.buffer.shift();
     if (next) this.#run(next, state);
+    this.#isolate();
     this.#loop.wake();
   }
 

@@ -7,17 +7,40 @@ import { within } from "../helpers.js";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/worker-process.ts", import.meta.url));
 
+/** How a worker process ended. */
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface StartOptions {
+  /** The script to run (a .ts file, run through tsx). Default: test/fixtures/worker-process.ts. */
+  fixture?: string;
+  /** Extra node flags, e.g. `--expose-gc`. */
+  nodeArgs?: string[];
+  /** Called with every stdout line as it arrives. */
+  onLine?: (line: string) => void;
+}
+
 export interface WorkerProcess {
   child: ChildProcess;
-  /** Resolves with the first stdout line matching `pattern`. */
-  line(pattern: RegExp, what: string): Promise<string>;
+  /** Resolves with the first stdout line matching `pattern` (one already printed counts). */
+  line(pattern: RegExp, what: string, timeoutMs?: number): Promise<string>;
+  /** Every stdout line printed so far. */
+  lines(): readonly string[];
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number | null>;
+  /** Sends SIGKILL (if still running) and resolves once the process has exited. */
+  kill(): Promise<Exit>;
+  /** Resolves when the process has exited, however. */
+  readonly exited: Promise<Exit>;
   stderr(): string;
 }
 
-export function startWorker(config: Record<string, unknown>): WorkerProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, JSON.stringify(config)], { stdio: ["ignore", "pipe", "pipe"] });
+export function startWorker(config: Record<string, unknown>, options: StartOptions = {}): WorkerProcess {
+  const fixture = options.fixture ?? FIXTURE;
+  const args = [...(options.nodeArgs ?? []), "--import", "tsx", fixture, JSON.stringify(config)];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let buffer = "";
@@ -29,6 +52,7 @@ export function startWorker(config: Record<string, unknown>): WorkerProcess {
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + 1);
       lines.push(line);
+      options.onLine?.(line);
       for (const waiter of waiters.filter((w) => w.pattern.test(line))) {
         waiters.splice(waiters.indexOf(waiter), 1);
         waiter.resolve(line);
@@ -36,18 +60,24 @@ export function startWorker(config: Record<string, unknown>): WorkerProcess {
     }
   });
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (errors += chunk));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const exited = new Promise<Exit>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return {
     child,
-    line(pattern, what) {
+    line(pattern, what, timeoutMs = 60_000) {
       const seen = lines.find((line) => pattern.test(line));
       if (seen) return Promise.resolve(seen);
-      return within(new Promise<string>((resolve) => waiters.push({ pattern, resolve })), `${what} (stderr: ${errors.slice(-500)})`, 60_000);
+      return within(new Promise<string>((resolve) => waiters.push({ pattern, resolve })), `${what} (stderr: ${errors.slice(-500)})`, timeoutMs);
     },
+    lines: () => lines,
     async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      return within(exited, "worker exit", 30_000);
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return (await within(exited, "worker exit", 30_000)).code;
     },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      return within(exited, "worker exit after SIGKILL", 30_000);
+    },
+    exited,
     stderr: () => errors,
   };
 }

@@ -216,7 +216,7 @@ export class PostgresStore implements Store {
     return new Set(rows.map((row) => row.id));
   }
 
-  async releaseJobs(items: AttemptRef[], reason: string): Promise<Set<string>> {
+  async releaseJobs(items: AttemptRef[], reason: string, unstarted = false): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
     const rows = await this.rows<{ id: string }>("releaseJobs", this.statements.releaseJobs, [
@@ -224,6 +224,7 @@ export class PostgresStore implements Store {
       valid.map((item) => item.attempt),
       reason,
       this.channel,
+      unstarted ? 1 : 0,
     ]);
     return new Set(rows.map((row) => row.id));
   }

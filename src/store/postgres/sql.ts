@@ -297,7 +297,7 @@ export const extendLeases = (q: string) => `
 export const releaseJobs = (q: string) => `
   WITH released AS (
     UPDATE ${q}.jobs AS t
-    SET status = 'enqueued', available_at = now(), ended_at = now(), reason = $3
+    SET status = 'enqueued', available_at = now(), ended_at = now(), reason = $3, attempts = t.attempts - $5::int
     WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
     RETURNING t.id, t.name
   ), notified AS (

@@ -161,7 +161,7 @@ export const EXTEND_LEASE = `UPDATE hewn_jobs SET available_at = @now + @leaseMs
 
 export const RELEASE_JOB = `
 UPDATE hewn_jobs
-SET status = 'enqueued', available_at = @now, ended_at = @now, reason = @reason
+SET status = 'enqueued', available_at = @now, ended_at = @now, reason = @reason, attempts = attempts - @undo
 WHERE ${FENCE}`;
 
 export const SET_PROGRESS = `UPDATE hewn_jobs SET progress = @progress WHERE ${FENCE}`;

@@ -218,8 +218,9 @@ export class SqliteStore implements Store {
     return this.fenced("extendLeases", sql.EXTEND_LEASE, items.map(({ id, attempt, leaseMs }) => ({ id, attempt, leaseMs })));
   }
 
-  releaseJobs(items: AttemptRef[], reason: string): Promise<Set<string>> {
-    return this.fenced("releaseJobs", sql.RELEASE_JOB, items.map(({ id, attempt }) => ({ id, attempt, reason })));
+  releaseJobs(items: AttemptRef[], reason: string, unstarted = false): Promise<Set<string>> {
+    const undo = unstarted ? 1 : 0;
+    return this.fenced("releaseJobs", sql.RELEASE_JOB, items.map(({ id, attempt }) => ({ id, attempt, reason, undo })));
   }
 
   setProgress(ref: AttemptRef, progress: number): Promise<boolean> {
