@@ -287,11 +287,16 @@ export class Worker {
     const running = [...this.#states.values()].reduce((sum, state) => sum + state.running + state.direct, 0);
     // Called again as each handler ends, each release lands and the last round returns.
     if (running > 0 || this.#releasing > 0 || this.#loop.roundsInFlight > 0) return;
-    const suspect = this.#suspects.shift();
+    const [suspect, ...others] = this.#suspects;
     if (!suspect) return;
-    // The other suspects would share its crash too: back they go, to be claimed (and isolated) again.
-    const others = this.#suspects.splice(0);
-    if (others.length > 0) void this.#release(others, ISOLATION_REASON);
+    if (others.length > 0) {
+      // The other suspects would share its crash too: back they go, to be claimed (and isolated) again.
+      // The suspect starts once that release has landed (#release calls back here).
+      this.#suspects.splice(1);
+      void this.#release(others, ISOLATION_REASON);
+      return;
+    }
+    this.#suspects.shift();
     this.#isolated = suspect;
     this.#run(suspect, this.#state(suspect.task.name));
   }

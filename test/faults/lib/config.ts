@@ -7,7 +7,7 @@ export const MODE = SOAK ? "soak" : "CI";
 
 export const SCALE = {
   /** 1. Worker killed. */
-  kill: { jobs: SOAK ? 20_000 : 5_000, kills: SOAK ? 30 : 10, processes: 3, workers: 8, sleep: [20, 180] as [number, number] },
+  kill: { jobs: SOAK ? 20_000 : 4_000, kills: SOAK ? 30 : 8, processes: 3, workers: 8, sleep: [20, 180] as [number, number] },
   /** 2. Database connection lost (PostgreSQL). */
   connection: { jobs: SOAK ? 10_000 : 3_000, terminations: SOAK ? 10 : 4, processes: 3, workers: 8, sleep: [10, 100] as [number, number] },
   /** 3a. Stalled handlers; the leak check holds `leakMb` MB per stalled handler. */
@@ -15,9 +15,9 @@ export const SCALE = {
   /** 4. Poison jobs. */
   poison: { normal: SOAK ? 1_000 : 150, maxCrashes: 3 },
   /** 5. SQLite processes killed mid-transaction. */
-  sqliteKill: { minJobs: SOAK ? 20_000 : 3_000, kills: SOAK ? 50 : 12, processes: 3, workers: 8 },
+  sqliteKill: { minJobs: SOAK ? 20_000 : 2_000, kills: SOAK ? 50 : 8, processes: 3, workers: 8 },
   /** 6. Hostile input: fast-check runs per store. */
-  fuzz: { runs: SOAK ? 10_000 : 2_000, sentinels: 25 },
+  fuzz: { runs: SOAK ? 10_000 : 1_500, sentinels: 25 },
   /** 7. Load. */
   load: { jobs: SOAK ? 100_000 : 10_000, processes: 4, workers: 16, failRate: 0.1 },
 } as const;
