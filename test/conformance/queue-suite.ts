@@ -506,8 +506,10 @@ export function queueSuite(harness: StoreHarness): void {
       deleted += event.deleted;
       if (deleted >= 2) cleaned.resolve();
     });
+    const failedOnce = nextEvent(queue, "job:fail");
     await queue.start();
     await within(cleaned.promise, "retention to delete 2 jobs");
+    await failedOnce;
     assert.equal(deleted, 2);
     const [completed, cancelled, failed] = await Promise.all(jobs.map((job) => queue.get(job.id)));
     assert.equal(completed, null);
