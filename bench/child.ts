@@ -60,6 +60,8 @@ export class WorkerChild {
   lastAt = 0;
   peakRss = 0;
   readyRss = 0;
+  /** The latest RSS the process reported. */
+  rss = 0;
   /** The kernel's VmHWM, once stopped. */
   vmHwm: number | null = null;
 
@@ -77,6 +79,7 @@ export class WorkerChild {
         this.runs = message.runs;
         this.lastAt = message.lastAt;
         this.peakRss = message.peakRss;
+        this.rss = message.rss;
       } else if (message.type === "ready") {
         this.readyRss = message.rss;
       } else if (message.type === "failed") {

@@ -79,6 +79,9 @@ function columns(scenario: ScenarioId, sizes: Sizes): Column[] {
         { key: "rss.idle", label: "RSS idle MB", unit: "MB" },
         { key: "rss.peak", label: "peak RSS MB (sampled)", unit: "MB" },
         { key: "rss.hwm", label: "VmHWM MB", unit: "MB" },
+        { key: "rss.at25", label: "RSS at 25 % MB", unit: "MB" },
+        { key: "rss.at50", label: "at 50 %", unit: "MB" },
+        { key: "rss.at75", label: "at 75 %", unit: "MB" },
       ];
   }
 }
@@ -89,7 +92,7 @@ const SCENARIO_NOTES: Record<ScenarioId, (sizes: Sizes) => string> = {
   S3: (sizes) => `${sizes.s3.toLocaleString("en-US")} jobs pre-loaded with the bulk API (untimed), then timed from the call that starts the workers to the start of the last job's handler. Each concurrency on a fresh schema/file/prefix. "PG queries/job": every query any pg client of the bench process sent during that window, divided by the jobs; "process CPU": the bench process's user+system CPU time over that window ÷ its wall time (1.00 = one core busy; the process is single-threaded JS plus libuv/driver threads). Both diagnostics, to see whether a system waits on its store or burns client CPU.`,
   S4: (sizes) => `Workers (concurrency ${sizes.s4Workers}) idle first; then ${sizes.s4PerSecond} enqueues/s for ${sizes.s4Ms / 1000} s, each fired on schedule without awaiting the previous. Latency = handler start − just before the enqueue call, both performance.now() in one process.`,
   S5: () => "Two `bench/worker-process.ts` processes open the system, then are told to start at once; timed from that message to the last handler start in either (epoch clocks of one machine). Runs are counted from per-process files.",
-  S6: (sizes) => `S3 at concurrency 10 (${sizes.s3.toLocaleString("en-US")} jobs) on an empty table, then with ${sizes.s6Rows.toLocaleString("en-US")} completed rows (retention off), then with ${sizes.s6Rows.toLocaleString("en-US")} rows pending behind a one-day delay. Those rows, and the ${sizes.s6Drain.toLocaleString("en-US")} jobs the single worker process drains for the RSS figures, are inserted with raw SQL straight into hewn's table (PostgreSQL: INSERT … SELECT generate_series, then ANALYZE as autovacuum would; SQLite: a recursive CTE). RSS: process.memoryUsage().rss sampled every 25 ms in the worker process, and the kernel's VmHWM. Peers are not run in S6 (optional in the brief).`,
+  S6: (sizes) => `S3 at concurrency 10 (${sizes.s3.toLocaleString("en-US")} jobs) on an empty table, then with ${sizes.s6Rows.toLocaleString("en-US")} completed rows (retention off), then with ${sizes.s6Rows.toLocaleString("en-US")} rows pending behind a one-day delay. Those rows, and the ${sizes.s6Drain.toLocaleString("en-US")} jobs the single worker process drains for the RSS figures, are inserted with raw SQL straight into hewn's table (PostgreSQL: INSERT … SELECT generate_series, then ANALYZE as autovacuum would; SQLite: a recursive CTE). RSS: process.memoryUsage().rss sampled every 25 ms in the worker process (also shown when a quarter, half and three quarters of the jobs had run, to tell a plateau from growth), and the kernel's VmHWM. Peers are not run in S6 (optional in the brief).`,
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -157,7 +160,7 @@ function targets(data: RunData): TargetRow[] {
   }
   ratioTarget("S1", "hewn-pg", "seq", "awaited", pgPeer, "best PG peer", 2.0);
   for (const id of ["hewn-pg", "hewn-sqlite"]) {
-    absoluteTarget("S1", id, "burst.speedup", `S1 ${id}: ${data.sizes.burst} parallel enqueues ≥ 5× faster than sequential`, "×", (v) => v >= 5, "5×");
+    absoluteTarget("S1", id, "burst.speedup", `S1 ${id}: ${data.sizes.burst.toLocaleString("en-US")} parallel enqueues ≥ 5× faster than sequential`, "×", (v) => v >= 5, "5×");
   }
   for (const id of ["hewn-pg", "hewn-sqlite"]) ratioTarget("S2", id, "bulk", "bulk", isPeer, "best peer", 1.5);
   if (has("hewn-pg") && ran("S4")) {
@@ -201,6 +204,13 @@ function fmtUnit(value: number, unit: Column["unit"]): string {
   }
 }
 
+/** hewn ÷ peer: two decimals, or two significant digits when tiny, no decimals when huge. */
+function fmtRatio(ratio: number): string {
+  if (ratio >= 100) return `${Math.round(ratio).toLocaleString("en-US")}×`;
+  if (ratio >= 0.1) return `${ratio.toFixed(2)}×`;
+  return `${ratio.toPrecision(2)}×`;
+}
+
 function escapeCell(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("\n", " ");
 }
@@ -237,10 +247,15 @@ function scenarioSection(data: RunData, scenario: ScenarioId, targetRows: Target
         const hv = h?.metrics[col.key];
         const pv = cell.metrics[col.key];
         if (system.hewn || hv === undefined || pv === undefined || !h || h.partial.includes(col.key)) row.push("—");
-        else row.push(`${(hv / pv).toFixed(2)}×${cell.partial.includes(col.key) ? " (vs partial)" : ""}`);
+        else row.push(`${fmtRatio(hv / pv)}${cell.partial.includes(col.key) ? " (vs partial)" : ""}`);
       }
     }
-    row.push(cell.violations.length > 0 ? `**✗ VIOLATION: ${cell.violations.join("; ")}**` : cell.checks.length > 0 ? `✓ (${cell.checks.length} check${cell.checks.length > 1 ? "s" : ""})` : "not checked");
+    const partialChecks = cell.checks.filter((check) => check.includes("before it was given up")).length;
+    row.push(cell.violations.length > 0
+      ? `**✗ VIOLATION: ${cell.violations.join("; ")}**`
+      : cell.checks.length === 0
+        ? "not checked"
+        : `✓ (${cell.checks.length} check${cell.checks.length > 1 ? "s" : ""}${partialChecks > 0 ? `; ${partialChecks} only for duplicates, drain given up` : ""})`);
     row.push([cell.error ? `**${cell.error}**` : "", ...cell.notes].filter(Boolean).join("; "));
     rows.push(row);
   }
@@ -253,7 +268,7 @@ function scenarioSection(data: RunData, scenario: ScenarioId, targetRows: Target
     const bestPeer = peers.reduce((a, b) => ((col.ratio === "lower" ? b.metrics[col.key]! < a.metrics[col.key]! : b.metrics[col.key]! > a.metrics[col.key]!) ? b : a));
     const parts = hewnIds.map((id) => {
       const hv = cellOf(id)?.metrics[col.key];
-      return hv === undefined ? `${id}: —` : `${id} ÷ best = ${(hv / bestPeer.metrics[col.key]!).toFixed(2)}×`;
+      return hv === undefined ? `${id}: —` : `${id} ÷ best = ${fmtRatio(hv / bestPeer.metrics[col.key]!)}`;
     });
     out.push(`Best peer for ${col.label}: **${bestPeer.system}** (${fmtUnit(bestPeer.metrics[col.key]!, col.unit)}); ${parts.join(", ")}${col.ratio === "lower" ? " (lower is better)" : ""}.`, "");
   }

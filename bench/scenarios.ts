@@ -615,7 +615,15 @@ async function s6(ctx: Ctx): Promise<void> {
   let complete = false;
   await ctx.attempt(
     async () => {
-      await ctx.waitFor("single-process drain", drainCount, () => child.runs, startedAt, "rss.jobs/s", () => child.check());
+      const milestones = [25, 50, 75];
+      const progress = () => {
+        // RSS as the drain passes each milestone: a plateau (GC headroom) or steady growth (a leak)?
+        while (milestones.length > 0 && child.runs >= (drainCount * milestones[0]!) / 100) {
+          ctx.metric(`rss.at${milestones.shift()}`, child.rss / 2 ** 20);
+        }
+        return child.runs;
+      };
+      await ctx.waitFor("single-process drain", drainCount, progress, startedAt, "rss.jobs/s", () => child.check());
       complete = true;
     },
     () => collect(ctx, [child], drainCount, `single-process drain of ${drainCount}`, true),

@@ -14,9 +14,9 @@ function backend(place: Place, poolFor: (concurrency: number) => number | undefi
     connectionString: place.url, schema: place.name, migrate: true, ...(max !== undefined && { max }),
   });
   return {
-    makeQueue: (name) => new Queue(name, { connection: connection(poolFor(0)) }, createPostgresBackend) as unknown as Queue,
+    makeQueue: (name) => new Queue(name, { connection: connection(poolFor(0)) }, createPostgresBackend),
     makeWorker: (name, processor, options) =>
-      new Worker(name, processor, { connection: connection(poolFor(options.concurrency)), ...options }, createPostgresBackend) as unknown as Worker,
+      new Worker(name, processor, { connection: connection(poolFor(options.concurrency)), ...options }, createPostgresBackend),
   };
 }
 

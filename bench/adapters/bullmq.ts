@@ -3,7 +3,7 @@
  * only the connection (and the backend factory) differ.
  * @module
  */
-import { Queue, Worker, type Job, type KeepJobs } from "bullmq";
+import type { Job, KeepJobs } from "bullmq";
 import type { Adapter, BenchPayload, RunHandler } from "../adapter.js";
 
 const QUEUE = "bench";
@@ -13,10 +13,27 @@ export interface BullTuning {
   removeOnFail?: KeepJobs;
 }
 
+/** What the adapter uses of a `Queue`, whatever its backend type parameters. */
+interface BullQueue {
+  add(name: string, data: BenchPayload): Promise<unknown>;
+  addBulk(jobs: Array<{ name: string; data: BenchPayload; opts?: { delay: number } }>): Promise<unknown>;
+  waitUntilReady(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** What the adapter uses of a `Worker`. */
+interface BullWorker {
+  waitUntilReady(): Promise<unknown>;
+  close(): Promise<void>;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "failed", listener: (job: unknown, error: Error) => void): unknown;
+}
+
 /** Builds the Queue/Worker pair; `make*` hide the connection and backend arguments. */
 export interface BullBackend {
-  makeQueue(name: string): Queue;
-  makeWorker(name: string, processor: (job: Job<BenchPayload>) => Promise<void>, options: { concurrency: number } & BullTuning): Worker;
+  makeQueue(name: string): BullQueue;
+  makeWorker(name: string, processor: (job: Job<BenchPayload>) => Promise<void>, options: { concurrency: number } & BullTuning): BullWorker;
 }
 
 export async function openBull(backend: BullBackend, tuning: BullTuning): Promise<Adapter> {
@@ -24,7 +41,7 @@ export async function openBull(backend: BullBackend, tuning: BullTuning): Promis
   const queue = backend.makeQueue(QUEUE);
   queue.on("error", (error: Error) => errors.push(`queue: ${error.message}`));
   await queue.waitUntilReady();
-  let worker: Worker | undefined;
+  let worker: BullWorker | undefined;
   let closed = false;
   return {
     errors,
