@@ -13,6 +13,7 @@
  * @module
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { fileURLToPath } from "node:url";
@@ -73,12 +74,17 @@ function git(args: string[]): string {
   }
 }
 
-async function environment(mode: string, filters: string, stores: ReadonlySet<Store>): Promise<Environment> {
+/** The hewn source the run measures: the commit, and whether src/ differs from it (a digest of the diff). */
+function hewnSource(): string {
+  const commit = git(["rev-parse", "--short", "HEAD"]) || "?";
+  const diff = git(["diff", "HEAD", "--", "src"]);
+  return diff === "" ? `git ${commit}` : `git ${commit} + uncommitted src/ changes (${createHash("sha256").update(diff).digest("hex").slice(0, 8)})`;
+}
+
+async function environment(mode: string, filters: string, stores: ReadonlySet<Store>, source: string): Promise<Environment> {
   const hewnVersion = (JSON.parse(readFileSync(here("../package.json"), "utf8")) as { version: string }).version;
-  const commit = git(["rev-parse", "--short", "HEAD"]);
-  const dirty = git(["status", "--porcelain", "--", "src"]) !== "";
   const versions: Array<[string, string]> = [
-    ["hewn", `${hewnVersion} (git ${commit || "?"}${dirty ? ", with uncommitted changes in src/" : ""})`],
+    ["hewn", `${hewnVersion} (${source})`],
     ["node", process.version],
   ];
   const settings: Array<[string, string]> = [];
@@ -198,7 +204,8 @@ async function main(): Promise<void> {
   const stores = new Set(args.systems.map((system) => system.store));
   const startedAt = performance.now();
   await prepareStores(stores);
-  const env = await environment(mode, args.filters, stores);
+  const source = hewnSource();
+  const env = await environment(mode, args.filters, stores, source);
   console.log(`hewn bench, ${mode} mode: ${args.only.join(", ")} × ${args.systems.map((s) => s.id).join(", ")}`);
 
   const cells: Cell[] = [];
@@ -213,6 +220,11 @@ async function main(): Promise<void> {
   }
   env.durationSeconds = (performance.now() - startedAt) / 1000;
   env.loadAverageEnd = os.loadavg().map((load) => load.toFixed(2)).join(" / ");
+  const sourceAtEnd = hewnSource();
+  if (sourceAtEnd !== source) {
+    // This process loaded src/ at start; worker processes (S5, S6) load it when spawned.
+    env.settings.push(["⚠ hewn changed during the run", `started on ${source}, ended on ${sourceAtEnd}: in-process cells ran the first, worker processes spawned later may have run the second`]);
+  }
   const markdown = writeReport({ env, sizes: args.quick ? QUICK : FULL, systems: args.systems, cells }, here("./RESULTS.md"), here("./throughput.svg"));
   console.log(`\n${markdown}`);
   console.log(`wrote bench/RESULTS.md and bench/throughput.svg in ${env.durationSeconds.toFixed(0)} s`);
