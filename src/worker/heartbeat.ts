@@ -51,7 +51,8 @@ export class Heartbeat {
       renewAt: grantedAt + lease.leaseMs * RENEW_FRACTION,
     };
     this.#leases.add(tracked);
-    this.#schedule();
+    // A busy worker tracks thousands of leases a second: rescan only if this one is due before the timer.
+    if (!this.#timer || tracked.renewAt < this.#timerAt) this.#schedule();
     return tracked;
   }
 

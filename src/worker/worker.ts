@@ -22,7 +22,7 @@ import type { QueueEvents, TypedEmitter } from "../events.js";
 import type { ClaimRequest, Store, StoredJob } from "../store/store.js";
 import type { Task } from "../task.js";
 import { Completer } from "./completer.js";
-import { Attempt } from "./executor.js";
+import { Attempt, type ExecutorDeps } from "./executor.js";
 import { FetchLoop } from "./fetch-loop.js";
 import { Heartbeat } from "./heartbeat.js";
 import type { ErrorReporter } from "./report.js";
@@ -76,6 +76,8 @@ export class Worker {
   readonly #heartbeat: Heartbeat;
   readonly #completer: Completer;
   readonly #loop: FetchLoop;
+  /** What every attempt gets; built once, not per claimed job. */
+  readonly #executorDeps: ExecutorDeps;
   /** Attempts not yet over (buffered, running, or writing their outcome), by job id. */
   readonly #attempts = new Map<string, Attempt>();
   readonly #states = new Map<string, TaskState>();
@@ -104,6 +106,12 @@ export class Worker {
       report: deps.report,
     }, this.#maxRounds);
     this.#completer.attach(this.#loop);
+    this.#executorDeps = {
+      ...deps,
+      heartbeat: this.#heartbeat,
+      completer: this.#completer,
+      onHandlerDone: (attempt, handlerMs) => this.#handlerDone(attempt, handlerMs),
+    };
   }
 
   /** Starts listening for wake-ups (resolves once listening) and claiming. */
@@ -248,12 +256,7 @@ export class Worker {
   }
 
   #claimed(jobs: StoredJob[], grantedAt: number): void {
-    const deps = {
-      ...this.#deps,
-      heartbeat: this.#heartbeat,
-      completer: this.#completer,
-      onHandlerDone: (attempt: Attempt, handlerMs: number | undefined) => this.#handlerDone(attempt, handlerMs),
-    };
+    const deps = this.#executorDeps;
     for (const job of jobs) {
       const task = this.#deps.tasks.get(job.name);
       if (!task) continue; // cannot happen: we only claim names we have tasks for
