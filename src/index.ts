@@ -4,7 +4,9 @@
  */
 export { Queue } from "./queue.js";
 export type { QueueOptions, EnqueueOptions, EnqueueItem, ListOptions, CloseOptions } from "./queue.js";
-export type { QueueTarget } from "./store/open.js";
+export type { StoreSettings } from "./store/registry.js";
+export type { SqliteOptions } from "./store/sqlite/open.js";
+export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
   JobError, HewnError, ValidationError, LeaseLostError, LifetimeExceededError, ShutdownError, StoreError,
 } from "./errors.js";

@@ -3,22 +3,25 @@
  * @module
  */
 import { HewnError, LeaseLostError, ValidationError, coerceError } from "./errors.js";
-import { EnqueueBatcher } from "./enqueue-batcher.js";
+import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import { JOB_STATUSES, type Job, type JobStatus, type Json } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
-import { openStore, type QueueTarget } from "./store/open.js";
-import type { NewJob, Store, StoredJob } from "./store/store.js";
+import { STORE_NAMES, openStore, type StoreSettings } from "./store/registry.js";
+import type { Store, StoredJob } from "./store/store.js";
 import { resolveTask, type Handler, type Task, type TaskOptions } from "./task.js";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES, MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName,
-  checkOptionsObject, describe, serializeJson,
+  checkOptionsObject, describe,
 } from "./validate.js";
 import type { ErrorContext, ErrorReporter } from "./worker/report.js";
 import { Worker } from "./worker/worker.js";
 
-/** Options of {@link Queue.open}. Durations in ms. */
-export interface QueueOptions {
+/**
+ * Options of {@link Queue.open}. Durations in ms. Each store's own options sit under its name:
+ * `{ sqlite: { clock, busyTimeout } }`, `{ postgres: { schema, poolSize, pool } }`.
+ */
+export interface QueueOptions extends StoreSettings {
   /**
    * Receives every error met in the background (handler errors, lost leases, store errors, …) with
    * its context. Default: printed to stderr. Errors are reported, never swallowed.
@@ -28,10 +31,6 @@ export interface QueueOptions {
   removeAfter?: number;
   /** Largest payload (and result) accepted, in bytes of JSON. Default 1 MiB. */
   maxPayloadBytes?: number;
-  /** PostgreSQL: the schema holding hewn's tables. Default `"hewn"`. */
-  schema?: string;
-  /** PostgreSQL with a URL: the size of the connection pool hewn creates. Default 10. */
-  poolSize?: number;
   /**
    * `"full"` (default): a job is on disk when `enqueue` resolves and an outcome when it is reported.
    * `"fast"`, opt-in: commits do not wait for the disk (SQLite `synchronous = NORMAL` in WAL mode;
@@ -40,8 +39,6 @@ export interface QueueOptions {
    * moment's jobs and outcomes (completed jobs may then run again).
    */
   durability?: "full" | "fast";
-  /** SQLite: the clock (epoch ms) used for every stored time. PostgreSQL always uses the database clock. Default `Date.now`. */
-  clock?: () => number;
 }
 
 /** Options of {@link Queue.enqueue}. */
@@ -88,11 +85,11 @@ export interface CloseOptions {
   grace?: number;
 }
 
-const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "schema", "poolSize", "clock", "durability"] as const;
-const ENQUEUE_OPTION_KEYS = ["delay", "priority", "label", "tx"] as const;
-const ENQUEUE_ITEM_KEYS = ["name", "data", "delay", "priority", "label"] as const;
+const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "durability", ...STORE_NAMES] as const;
+const ENQUEUE_OPTION_KEYS = [...ITEM_KEYS.filter((key) => key !== "name" && key !== "data"), "tx"] as const;
 const DEFAULT_GRACE_MS = 10_000;
-const ID_PATTERN = /^[1-9][0-9]{0,18}$/;
+/** Ids are opaque strings (the store decides their shape); anything longer is no id of ours. */
+const MAX_ID_LENGTH = 255;
 
 /**
  * A durable job queue on SQLite or PostgreSQL. Define tasks, enqueue jobs, and `start()` workers in any
@@ -106,7 +103,7 @@ export class Queue {
   readonly #report: ErrorReporter;
   readonly #maxPayloadBytes: number;
   readonly #removeAfter: number | undefined;
-  readonly #batcher: EnqueueBatcher;
+  readonly #enqueuer: Enqueuer;
   #worker: Worker | undefined;
   #retention: Retention | undefined;
   #starting: Promise<void> | undefined;
@@ -118,23 +115,26 @@ export class Queue {
     this.#events = new TypedEmitter((error) => report(coerceError(error), { source: "listener" }));
     this.#maxPayloadBytes = maxPayloadBytes;
     this.#removeAfter = removeAfter;
-    this.#batcher = new EnqueueBatcher(store, (jobs) => this.#inserted(jobs));
+    this.#enqueuer = new Enqueuer({
+      store,
+      maxPayloadBytes,
+      onStored: (jobs) => this.#events.emit("job:enqueue", { jobs }),
+      onCommitted: () => this.#worker?.wake(),
+    });
   }
 
   /**
    * Opens a queue and brings the schema up to date.
-   * @param target `sqlite:<file>` (the default, `sqlite:./hewn.db`), `postgres://…`, or an existing `pg.Pool`
-   *   (which stays yours: `close()` does not end it).
+   * @param url `sqlite:<file>` (the default, `sqlite:./hewn.db`), `sqlite::memory:`, or `postgres://…`.
+   *   May be omitted with `{ postgres: { pool } }` (your own `pg.Pool`, which stays yours).
    * @throws ValidationError for an unknown URL scheme or invalid options.
    */
-  static async open(target?: QueueTarget, options?: QueueOptions): Promise<Queue> {
+  static async open(url?: string, options?: QueueOptions): Promise<Queue> {
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, QUEUE_OPTION_KEYS, "options");
     if (given.onError !== undefined && typeof given.onError !== "function") throw new ValidationError("options.onError", "must be a function");
-    if (given.clock !== undefined && typeof given.clock !== "function") throw new ValidationError("options.clock", "must be a function");
     const removeAfter = given.removeAfter === undefined ? undefined : checkDuration(given.removeAfter, "options.removeAfter", { min: 1 });
     const maxPayloadBytes = checkInteger(given.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES, "options.maxPayloadBytes", 2, 1024 ** 3);
-    const poolSize = checkInteger(given.poolSize ?? 10, "options.poolSize", 1, 1000);
     const durability = given.durability ?? "full";
     if (durability !== "full" && durability !== "fast") throw new ValidationError("options.durability", 'must be "full" or "fast"');
     const onError = given.onError ?? defaultOnError;
@@ -145,13 +145,7 @@ export class Queue {
         defaultOnError(coerceError(thrown), { source: "listener" });
       }
     };
-    const store = await openStore(target, {
-      schema: given.schema ?? "hewn",
-      poolSize,
-      clock: given.clock,
-      durability,
-      onError: (error) => report(error, { source: "store" }),
-    });
+    const store = await openStore(url, given, { durability, onError: (error) => report(error, { source: "store" }) });
     try {
       await store.migrate();
     } catch (error) {
@@ -185,22 +179,9 @@ export class Queue {
     this.#assertOpen();
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
-    const job = this.#newJob({ name, data, delay: given.delay, priority: given.priority, label: given.label }, "");
-    if (given.tx === undefined) {
-      // An idle local worker for this task takes the job in the insert itself: it starts one round trip sooner.
-      const direct = job.delayMs === 0 ? this.#worker?.reserveDirect(job.name) : undefined;
-      if (direct) job.claimLeaseMs = direct.leaseMs;
-      let stored: StoredJob;
-      try {
-        stored = await this.#batcher.add(job);
-      } catch (error) {
-        direct?.cancel();
-        throw error;
-      }
-      direct?.adopt(stored);
-      return stored as Job<Data>;
-    }
-    const [stored] = await this.#insert([job], given.tx);
+    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label });
+    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as Job<Data>;
+    const [stored] = await this.#enqueuer.many([job], given.tx);
     return stored as Job<Data>;
   }
 
@@ -212,17 +193,10 @@ export class Queue {
    */
   async enqueueMany<Data = Json>(items: EnqueueItem<Data>[], options?: { tx?: unknown }): Promise<Job<Data>[]> {
     this.#assertOpen();
-    if (!Array.isArray(items)) throw new ValidationError("items", `must be an array, got ${describe(items)}`);
+    const jobs = this.#enqueuer.checkMany(items);
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ["tx"], "options");
-    const jobs = items.map((item, index) => {
-      const field = `items[${index}]`;
-      const checked = checkOptionsObject(item, field);
-      checkKnownKeys(checked, ENQUEUE_ITEM_KEYS, field);
-      return this.#newJob(checked, `${field}.`);
-    });
-    if (jobs.length === 0) return [];
-    return (await this.#insert(jobs, given.tx)) as Job<Data>[];
+    return (await this.#enqueuer.many(jobs, given.tx)) as Job<Data>[];
   }
 
   /**
@@ -236,6 +210,7 @@ export class Queue {
         store: this.#store, tasks: this.#tasks, events: this.#events, report: this.#report, maxPayloadBytes: this.#maxPayloadBytes,
       });
       await this.#worker.start();
+      this.#enqueuer.directClaims = this.#worker;
       if (this.#removeAfter !== undefined) {
         this.#retention = new Retention(this.#store, this.#removeAfter, this.#events, this.#report);
         this.#retention.start();
@@ -266,7 +241,7 @@ export class Queue {
 
   /** The job with this id, or null if there is none (or retention deleted it). */
   async get(id: string): Promise<Job | null> {
-    return (await this.#store.getJob(checkId(id))) as Job | null;
+    return (await this.#store.jobGet({ id: checkId(id) })) as Job | null;
   }
 
   /** Jobs in id order (oldest first), optionally filtered by task name and status. */
@@ -283,13 +258,13 @@ export class Queue {
       ...(given.status !== undefined && { status: given.status }),
       ...(given.afterId !== undefined && { afterId: checkId(given.afterId, "options.afterId") }),
     };
-    return (await this.#store.listJobs(query)) as Job[];
+    return (await this.#store.jobList(query)) as Job[];
   }
 
   /** How many jobs are in each status, optionally for one task. */
   async count(name?: string): Promise<Record<JobStatus, number>> {
     if (name !== undefined) checkName(name);
-    return this.#store.countJobs(name);
+    return this.#store.jobCountByStatus(name === undefined ? {} : { name });
   }
 
   /**
@@ -302,7 +277,7 @@ export class Queue {
     this.#assertOpen();
     const checkedId = checkId(id);
     if (typeof reason !== "string" || reason.length === 0) throw new ValidationError("reason", "must be a non-empty string");
-    const row = await this.#store.cancelJob({ id: checkedId, attempt: null, reason, errors: null });
+    const row = await this.#store.jobCancel({ id: checkedId, attempt: null, reason, errors: null });
     if (!row) return false;
     const running = this.#worker?.attemptOf(checkedId);
     running?.loseLease(new LeaseLostError(checkedId, running.attempt, `cancelled: ${reason}`));
@@ -328,38 +303,17 @@ export class Queue {
     return this;
   }
 
-  #newJob(item: Partial<EnqueueItem<unknown>>, prefix: string): NewJob {
-    const name = checkName(item.name, `${prefix}name`);
-    const data = serializeJson(item.data === undefined ? {} : item.data, `${prefix}data`, this.#maxPayloadBytes);
-    const delayMs = item.delay === undefined ? 0 : Math.max(0, checkDuration(item.delay, `${prefix}delay`, { min: -MAX_DELAY_MS }));
-    const priority = item.priority === undefined ? 0 : checkInteger(item.priority, `${prefix}priority`, -1_000_000, 1_000_000);
-    const label = item.label === undefined ? null : checkName(item.label, `${prefix}label`);
-    return { name, data, delayMs, priority, label, claimLeaseMs: null };
-  }
-
-  async #insert(jobs: NewJob[], tx: unknown): Promise<Job[]> {
-    const stored = await this.#store.insertJobs(jobs, tx);
-    if (tx !== undefined) {
-      // Outside PostgreSQL, nothing tells this process's workers about a commit: look once the transaction ends.
-      this.#store.afterTransaction?.(tx, () => this.#worker?.wake());
-    }
-    this.#inserted(stored, tx === undefined);
-    return stored as Job[];
-  }
-
-  #inserted(jobs: StoredJob[], committed = true): void {
-    if (committed) this.#worker?.wake();
-    this.#events.emit("job:enqueue", { jobs });
-  }
-
   #assertOpen(): void {
     if (this.#closing) throw new HewnError("closed", "the queue is closed");
   }
 }
 
+/** An id as a caller gives it: a non-empty string (a safe integer is accepted too); its shape is the store's business. */
 function checkId(id: unknown, field = "id"): string {
   const text = typeof id === "number" && Number.isSafeInteger(id) ? String(id) : id;
-  if (typeof text !== "string" || !ID_PATTERN.test(text)) throw new ValidationError(field, `must be a job id (a positive integer as a string), got ${describe(id)}`);
+  if (typeof text !== "string" || text.length === 0 || text.length > MAX_ID_LENGTH) {
+    throw new ValidationError(field, `must be a job id (a non-empty string), got ${describe(id)}`);
+  }
   return text;
 }
 

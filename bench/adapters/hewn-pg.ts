@@ -18,8 +18,8 @@ export const hewnPg: System = {
   hewn: true,
   store: "postgres",
   packages: ["pg"],
-  config: "Queue.open(url, { schema }); define(name, handler, { workers: N }); defaults otherwise",
-  open: (place: Place) => openHewn(place.url, { schema: place.name }),
+  config: "Queue.open(url, { postgres: { schema } }); define(name, handler, { workers: N }); defaults otherwise",
+  open: (place: Place) => openHewn(place.url, { postgres: { schema: place.name } }),
   /** Raw SQL into `<schema>.jobs` (S6 preload only), then ANALYZE as autovacuum would soon do. */
   async preload(place, kind, first, count) {
     const table = `${quoteIdent(place.name)}.jobs`;

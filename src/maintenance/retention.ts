@@ -57,7 +57,7 @@ export class Retention {
     let total = 0;
     try {
       for (;;) {
-        const deleted = await this.#store.deleteFinished(this.#removeAfter, DELETE_BATCH);
+        const deleted = await this.#store.jobDeleteFinished({ olderThanMs: this.#removeAfter, limit: DELETE_BATCH });
         total += deleted;
         if (deleted < DELETE_BATCH || this.#stopped) break;
       }

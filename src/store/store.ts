@@ -1,10 +1,20 @@
 /**
  * The storage seam. Internal: it may change at will; users talk to `Queue`.
  *
- * Operations are batch-first and semantic. Every outcome write (complete, fail, cancel by a worker,
- * extend, release, progress) is *fenced*: it only applies while the job is `dequeued` with the same
- * `attempts` value the worker claimed, so a worker whose lease was lost cannot overwrite anything.
- * Time comes from the store itself (the database clock on PostgreSQL, an injectable clock on SQLite).
+ * What a store must do, and nothing about how: a third store (MySQL, MongoDB) implements this
+ * interface, registers its URL scheme in `registry.ts`, and passes the conformance suite; nothing above
+ * the seam changes.
+ *
+ * - Operations are named entity-first (`job…`), are batch-first where the hot path calls them many
+ *   times, and take one params object.
+ * - Job ids are opaque strings above the seam: only the store knows their shape. An id the store could
+ *   never have issued simply matches no job.
+ * - Every outcome write (complete, fail, cancel by a worker, extend, release, progress) is *fenced*: it
+ *   only applies while the job is `dequeued` with the same `attempts` value the worker claimed, so a
+ *   worker whose lease was lost cannot overwrite anything.
+ * - Time comes from the store itself (the database clock on PostgreSQL, an injectable clock on SQLite).
+ * - Text the store cannot hold as is (PostgreSQL text has no NUL) is the store's business to encode.
+ * - Driver errors become `StoreError`s in one place per store.
  * @module
  */
 import type { Job, JobStatus } from "../job.js";
@@ -23,12 +33,13 @@ export interface NewJob {
   delayMs: number;
   priority: number;
   label: string | null;
-  /**
-   * Set when the enqueuing process will run the job itself at once (it has a free worker for the
-   * task): the job is stored already claimed — `dequeued`, attempts 1, leased for this many ms — so it
-   * starts without another round trip. Null: stored `enqueued`, for any worker to claim.
-   */
-  claimLeaseMs: number | null;
+}
+
+/** A job stored already claimed by the process enqueueing it (see {@link Store.jobInsertClaimed}). */
+export interface NewClaimedJob {
+  job: NewJob;
+  /** The lease of its first attempt, from the store's now. */
+  leaseMs: number;
 }
 
 /** Claim up to `limit` available jobs named `name`, leasing each for `leaseMs`. */
@@ -50,7 +61,7 @@ export interface CompleteItem extends AttemptRef {
   result: string;
 }
 
-export interface FailItem extends AttemptRef {
+export interface FailParams extends AttemptRef {
   reason: string;
   /** Backoff: available again this many ms after the store's now. */
   delayMs: number;
@@ -58,7 +69,7 @@ export interface FailItem extends AttemptRef {
   errors: string;
 }
 
-export interface CancelItem {
+export interface CancelParams {
   id: string;
   /** The attempt to fence on; `null` for an operator's cancel, which applies to any job not yet finished. */
   attempt: number | null;
@@ -72,12 +83,36 @@ export interface ExtendItem extends AttemptRef {
   leaseMs: number;
 }
 
-export interface ListQuery {
+export interface ReleaseParams {
+  items: AttemptRef[];
+  reason: string;
+  /** The handlers never ran (the jobs were only held in a local buffer): the claims are undone too (attempts − 1). */
+  unstarted: boolean;
+}
+
+export interface ListParams {
   name?: string;
   status?: JobStatus;
-  /** Only jobs with an id greater than this (cursor paging). */
+  /** Only jobs after this one in id order (cursor paging). An id the store cannot parse is a `ValidationError`. */
   afterId?: string;
   limit: number;
+}
+
+/** The result of a round: which completions were written, and the jobs claimed. */
+export interface ClaimResult {
+  /** Ids whose completion was written; the others had lost their lease. */
+  completed: Set<string>;
+  /** Claimed jobs, in claim order. */
+  claimed: StoredJob[];
+}
+
+/** Called with a task name when jobs for it may have become available. */
+export type WakeListener = (name: string) => void;
+
+export interface ListenParams {
+  names: string[];
+  onWake: WakeListener;
+  onError: (error: Error) => void;
 }
 
 /** What a store can do beyond the required operations; the queue branches on these, never on the class. */
@@ -94,9 +129,6 @@ export interface StoreCapabilities {
   readonly maxConcurrentRounds: number;
 }
 
-/** Called with a task name when jobs for it may have become available. */
-export type WakeListener = (name: string) => void;
-
 export interface Store {
   readonly capabilities: StoreCapabilities;
 
@@ -104,83 +136,86 @@ export interface Store {
   migrate(): Promise<void>;
 
   /**
-   * Inserts jobs in one statement and returns them in the same order.
-   * With `tx` the insert joins the caller's open transaction (a `pg` client inside BEGIN, or a
-   * better-sqlite3 handle); wake-ups then reach workers only after commit.
-   * The SQLite store performs the insert synchronously, before the returned promise is created,
-   * so it also works inside better-sqlite3's synchronous `db.transaction(fn)`.
+   * Inserts jobs (status `enqueued`) in one statement and returns them in the same order.
+   * With `tx` the insert joins the caller's open transaction (a handle of the store's own driver);
+   * wake-ups then reach workers only after commit (see `afterTransaction`). A `tx` the store cannot use
+   * is a `ValidationError` on `options.tx`.
    */
-  insertJobs(jobs: NewJob[], tx?: unknown): Promise<StoredJob[]>;
+  jobInsertMany(params: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]>;
 
   /**
-   * Atomically claims available jobs (enqueued, failed, or dequeued with an expired lease) in order of
-   * priority (higher first), then availableAt, then id: status → dequeued, attempts + 1, startedAt = now,
-   * availableAt = now + leaseMs, endedAt cleared. Each request is limited separately.
+   * Inserts jobs already claimed by the calling process: `dequeued`, attempts 1, leased. The enqueuing
+   * process has a free worker for each and runs it at once, one round trip sooner than a claim would.
+   * Never inside a user's transaction (a rollback would leave the worker running a job that never was).
    */
-  claimJobs(requests: ClaimRequest[]): Promise<StoredJob[]>;
+  jobInsertClaimed(params: { items: NewClaimedJob[] }): Promise<StoredJob[]>;
 
   /**
-   * `completeJobs` and `claimJobs` in one transaction (one round trip, one commit): a busy worker writes
-   * the jobs it just finished and takes its next ones together. Jobs being completed are never claimed
-   * by the same call. Either part may be empty.
+   * Writes completions (fenced) and claims available jobs in one transaction: one round trip and one
+   * commit for a busy worker's round. Claims take jobs that are enqueued, failed, or dequeued with an
+   * expired lease, in order of priority (higher first), then availableAt, then id: status → dequeued,
+   * attempts + 1, startedAt = now, availableAt = now + leaseMs, endedAt cleared; claiming a job whose
+   * lease expired counts a crash. Each request is limited separately. Jobs completed by this call are
+   * never claimed by it. Either part may be empty.
    */
-  completeAndClaim(completions: CompleteItem[], requests: ClaimRequest[]): Promise<{ completed: Set<string>; claimed: StoredJob[] }>;
+  jobClaim(params: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult>;
 
   /** Completes attempts in one statement (fenced). Returns the ids that were written; the others had lost their lease. */
-  completeJobs(items: CompleteItem[]): Promise<Set<string>>;
+  jobCompleteMany(params: { items: CompleteItem[] }): Promise<Set<string>>;
 
   /** Fails one attempt (fenced): status failed, reason, endedAt = now, availableAt = now + delayMs. Null if fenced out. */
-  failJob(item: FailItem): Promise<StoredJob | null>;
+  jobFail(params: FailParams): Promise<StoredJob | null>;
 
   /**
    * Cancels a job: status cancelled, reason, endedAt = finishedAt = now. Fenced on `attempt` when given;
    * otherwise applies to any job not completed or cancelled. Null if nothing changed.
    */
-  cancelJob(item: CancelItem): Promise<StoredJob | null>;
+  jobCancel(params: CancelParams): Promise<StoredJob | null>;
 
   /** Renews leases (fenced). Returns the ids that were extended; the others had lost their lease. */
-  extendLeases(items: ExtendItem[]): Promise<Set<string>>;
+  jobExtendLeases(params: { items: ExtendItem[] }): Promise<Set<string>>;
 
   /**
    * Gives leased jobs back at once (fenced): status enqueued, availableAt = now, endedAt = now, with
-   * `reason`. With `unstarted`, the handlers never ran, so the claims are undone too (attempts − 1).
-   * Returns the ids released.
+   * `reason`, and wakes other processes. Returns the ids released.
    */
-  releaseJobs(items: AttemptRef[], reason: string, unstarted?: boolean): Promise<Set<string>>;
+  jobRelease(params: ReleaseParams): Promise<Set<string>>;
 
   /** Records progress (fenced). False if the lease was lost. */
-  setProgress(ref: AttemptRef, progress: number): Promise<boolean>;
+  jobSetProgress(params: AttemptRef & { progress: number }): Promise<boolean>;
 
-  getJob(id: string): Promise<StoredJob | null>;
+  /** The job, or null if there is none (an id the store could never have issued included). */
+  jobGet(params: { id: string }): Promise<StoredJob | null>;
 
   /** Jobs in id order, filtered. */
-  listJobs(query: ListQuery): Promise<StoredJob[]>;
+  jobList(params: ListParams): Promise<StoredJob[]>;
 
   /** Number of jobs in each status (every status present, zero included), optionally for one task name. */
-  countJobs(name?: string): Promise<Record<JobStatus, number>>;
+  jobCountByStatus(params: { name?: string }): Promise<Record<JobStatus, number>>;
 
   /** Deletes up to `limit` completed or cancelled jobs whose finishedAt is more than `olderThanMs` before now. */
-  deleteFinished(olderThanMs: number, limit: number): Promise<number>;
+  jobDeleteFinished(params: { olderThanMs: number; limit: number }): Promise<number>;
 
   /**
    * Milliseconds from the store's now until the earliest runnable job of these names becomes available
    * (0 if one already is; the lease expiry counts for dequeued jobs), or null if there is none.
    */
-  msUntilNextAvailable(names: string[]): Promise<number | null>;
+  jobNextAvailableIn(params: { names: string[] }): Promise<number | null>;
 
   /**
-   * Starts delivering wake-ups from other processes (only when `capabilities.crossProcessWakeups`).
+   * Starts delivering wake-ups from other processes (only called when `capabilities.crossProcessWakeups`).
    * Connection problems are passed to `onError` and retried with backoff; after a reconnect the
    * listener is called for every name, since notifications may have been missed meanwhile.
    * Resolves once listening; the returned function stops it.
    */
-  listen(names: string[], onWake: WakeListener, onError: (error: Error) => void): Promise<() => Promise<void>>;
+  listen(params: ListenParams): Promise<() => Promise<void>>;
 
   /**
-   * Calls `callback` once the caller's transaction `tx` has ended (committed or rolled back), for stores
-   * whose wake-ups are not already transactional. Absent where they are (PostgreSQL NOTIFY).
+   * Calls `callback` once the caller's transaction `tx` (used with `jobInsertMany`) has committed or
+   * rolled back, so this process's workers can look for the jobs it stored. A store whose wake-ups are
+   * transactional anyway (PostgreSQL NOTIFY reaches this process's listener at commit) does nothing.
    */
-  afterTransaction?(tx: unknown, callback: () => void): void;
+  afterTransaction(tx: unknown, callback: () => void): void;
 
   /** Releases connections the store opened itself (a pool the user passed in stays open). Idempotent. */
   close(): Promise<void>;

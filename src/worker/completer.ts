@@ -70,7 +70,7 @@ export class Completer {
       while (this.#queue.length > 0 && !this.#driver) {
         const batch = this.take();
         try {
-          Completer.settle(batch, await this.#store.completeJobs(batch.map((pending) => pending.item)));
+          Completer.settle(batch, await this.#store.jobCompleteMany({ items: batch.map((pending) => pending.item) }));
         } catch (error) {
           Completer.fail(batch, error);
         }

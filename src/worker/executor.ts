@@ -214,7 +214,7 @@ export class Attempt {
         checkDuration(ms, "ms", { min: 1 });
         ensureLease();
         const sentAt = performance.now();
-        const extended = await store.extendLeases([{ ...ref, leaseMs: ms }]);
+        const extended = await store.jobExtendLeases({ items: [{ ...ref, leaseMs: ms }] });
         if (!extended.has(ref.id)) {
           this.loseLease(new LeaseLostError(ref.id, ref.attempt, "extend found the lease lost"));
           ensureLease();
@@ -225,7 +225,7 @@ export class Attempt {
       progress: async (value: number) => {
         if (typeof value !== "number" || !Number.isFinite(value)) throw new TypeError("progress must be a finite number");
         ensureLease();
-        if (!(await store.setProgress(ref, value))) {
+        if (!(await store.jobSetProgress({ ...ref, progress: value }))) {
           this.loseLease(new LeaseLostError(ref.id, ref.attempt, "progress found the lease lost"));
           ensureLease();
         }
@@ -267,7 +267,7 @@ export class Attempt {
       errors: this.#errorsWith(reason),
     };
     let row: StoredJob | null = null;
-    const written = await this.#write("fail", async () => (row = await this.#deps.store.failJob(item)) !== null,
+    const written = await this.#write("fail", async () => (row = await this.#deps.store.jobFail(item)) !== null,
       (current) => current.status === "failed");
     if (written) this.#deps.events.emit("job:fail", { job: row ?? this.job, error, durationMs });
   }
@@ -275,7 +275,7 @@ export class Attempt {
   async #cancel(reason: string): Promise<void> {
     const item = { id: this.job.id, attempt: this.attempt, reason: cleanReason(reason), errors: this.#errorsWith(reason) };
     let row: StoredJob | null = null;
-    const written = await this.#write("cancel", async () => (row = await this.#deps.store.cancelJob(item)) !== null,
+    const written = await this.#write("cancel", async () => (row = await this.#deps.store.jobCancel(item)) !== null,
       (current) => current.status === "cancelled");
     if (written) this.#deps.events.emit("job:cancel", { job: row ?? this.job, reason: item.reason });
   }
@@ -298,7 +298,7 @@ export class Attempt {
       try {
         if (await write()) return true;
         if (tries > 0) {
-          const row = await this.#deps.store.getJob(this.job.id);
+          const row = await this.#deps.store.jobGet({ id: this.job.id });
           if (row && row.attempts === this.attempt && landed(row)) return true;
         }
         this.loseLease(new LeaseLostError(this.job.id, this.attempt, `${what} was not written: the lease was lost`));

@@ -130,7 +130,7 @@ export class FetchLoop {
     let claimed: StoredJob[];
     const grantedAt = performance.now();
     try {
-      const result = await this.#deps.store.completeAndClaim(completions.map((pending) => pending.item), requests);
+      const result = await this.#deps.store.jobClaim({ requests, completions: completions.map((pending) => pending.item) });
       claimed = result.claimed;
       Completer.settle(completions, result.completed);
     } catch (thrown) {
@@ -169,7 +169,7 @@ export class FetchLoop {
   async #idleSleep(requests: ClaimRequest[], claimed: number): Promise<number> {
     const interval = this.#deps.pollInterval();
     const names = requests.map((request) => request.name);
-    const untilNext = names.length === 0 ? null : await this.#deps.store.msUntilNextAvailable(names);
+    const untilNext = names.length === 0 ? null : await this.#deps.store.jobNextAvailableIn({ names });
     if (untilNext === null) return interval;
     if (untilNext <= 0) return claimed > 0 ? 0 : CONTENDED_SLEEP_MS;
     // Wake a hair after the job is due, not before: timers may fire early by a millisecond.

@@ -100,9 +100,9 @@ export class Heartbeat {
     const due = [...this.#leases].filter((lease) => lease.renewAt <= sentAt + lease.leaseMs * 0.1);
     try {
       if (due.length > 0) {
-        const renewed = await this.#store.extendLeases(
-          due.map((lease) => ({ id: lease.id, attempt: lease.attempt, leaseMs: lease.leaseMs })),
-        );
+        const renewed = await this.#store.jobExtendLeases({
+          items: due.map((lease) => ({ id: lease.id, attempt: lease.attempt, leaseMs: lease.leaseMs })),
+        });
         for (const lease of due) {
           if (!this.#leases.has(lease)) continue;
           if (renewed.has(lease.id)) {

@@ -118,7 +118,7 @@ export class Worker {
   async start(): Promise<void> {
     const { store, tasks, report } = this.#deps;
     if (store.capabilities.crossProcessWakeups) {
-      this.#stopListening = await store.listen([...tasks.keys()], () => this.wake(), (error) => report(error, { source: "listen" }));
+      this.#stopListening = await store.listen({ names: [...tasks.keys()], onWake: () => this.wake(), onError: (error) => report(error, { source: "listen" }) });
     }
     this.#loop.start();
   }
@@ -210,11 +210,11 @@ export class Worker {
     const released = attempts.filter((attempt) => attempt.release());
     if (released.length === 0) return;
     try {
-      const ids = await this.#deps.store.releaseJobs(
-        released.map((attempt) => ({ id: attempt.job.id, attempt: attempt.attempt })),
+      const ids = await this.#deps.store.jobRelease({
+        items: released.map((attempt) => ({ id: attempt.job.id, attempt: attempt.attempt })),
         reason,
         unstarted,
-      );
+      });
       for (const attempt of released) {
         if (ids.has(attempt.job.id)) this.#deps.events.emit("job:release", { job: attempt.job });
       }

@@ -187,7 +187,7 @@ export function queueSuite(harness: StoreHarness): void {
     const job = await queue.enqueue(name, { survives: true });
     // A "dead" worker: it claimed the job with a short lease and will never write an outcome.
     const deadWorker = await loc.openStore();
-    assert.equal((await deadWorker.claimJobs([{ name, limit: 1, leaseMs: 200 }])).length, 1);
+    assert.equal(((await deadWorker.jobClaim({ requests: [{ name, limit: 1, leaseMs: 200 }] })).claimed).length, 1);
     queue.define(name, async (ctx) => ctx.job.attempt);
     const done = nextEvent(queue, "job:complete");
     await queue.start();
@@ -205,7 +205,7 @@ export function queueSuite(harness: StoreHarness): void {
     // Three workers in a row "die" holding it: each claims, then its lease runs out with no outcome.
     const dying = await loc.openStore();
     for (let i = 0; i < 3; i++) {
-      assert.equal((await dying.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }])).length, 1);
+      assert.equal(((await dying.jobClaim({ requests: [{ name, limit: 1, leaseMs: 3_600_000 }] })).claimed).length, 1);
       await loc.makeAvailableNow(job.id);
     }
     let ran = false;
@@ -299,14 +299,14 @@ export function queueSuite(harness: StoreHarness): void {
     // Another worker takes the job over, as if this one's lease had expired.
     await loc.makeAvailableNow(job.id);
     const thief = await loc.openStore();
-    const [stolen] = await thief.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }]);
+    const [stolen] = (await thief.jobClaim({ requests: [{ name, limit: 1, leaseMs: 3_600_000 }] })).claimed;
     assert.equal(stolen?.attempts, 2);
     const lost = nextEvent(queue, "job:lease-lost");
     proceed.resolve();
     assert.ok((await lost).error instanceof LeaseLostError);
     assert.ok(errors.entries.some((e) => e.error instanceof LeaseLostError && e.context.source === "lease"));
     assert.equal((await queue.get(job.id))?.status, "dequeued", "the stale complete changed nothing");
-    assert.equal((await thief.completeJobs([{ id: job.id, attempt: 2, result: '"fresh result"' }])).size, 1);
+    assert.equal((await thief.jobCompleteMany({ items: [{ id: job.id, attempt: 2, result: '"fresh result"' }] })).size, 1);
     const stored = await queue.get(job.id);
     assert.equal(stored?.status, "completed");
     assert.equal(stored?.result, "fresh result");
@@ -330,7 +330,7 @@ export function queueSuite(harness: StoreHarness): void {
     // A renewal landing between the two statements would put the lease back: try again then.
     await until(async () => {
       await loc.makeAvailableNow(job.id);
-      return (await thief.claimJobs([{ name, limit: 1, leaseMs: 3_600_000 }])).length === 1;
+      return ((await thief.jobClaim({ requests: [{ name, limit: 1, leaseMs: 3_600_000 }] })).claimed).length === 1;
     }, "the thief's claim");
     assert.ok((await within(aborted.promise, "abort")) instanceof LeaseLostError);
     const stored = await queue.get(job.id);

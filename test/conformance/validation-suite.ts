@@ -61,12 +61,13 @@ export function validationSuite(harness: StoreHarness): void {
       [() => queue.enqueue("ok", {}, "fast" as unknown as object), "options"],
       [() => queue.enqueue("ok", {}, { tx: { not: "a transaction" } }), "options.tx"],
       [() => queue.enqueueMany("nope" as unknown as []), "items"],
-      [() => queue.get("abc"), "id"],
+      [() => queue.get(""), "id"],
       [() => queue.list({ status: "done" as "completed" }), "options.status"],
       [() => queue.list({ limit: 0 }), "options.limit"],
       [() => queue.cancel("1", ""), "reason"],
     ];
     for (const [call, field] of cases) await assert.rejects(call(), rejectsWith(field), field);
+    assert.equal(await queue.get("not-an-id-of-this-store"), null, "ids are opaque: an unknown one is simply not found");
     assert.equal((await queue.count()).enqueued, 0);
   });
 
@@ -104,7 +105,8 @@ export function validationSuite(harness: StoreHarness): void {
     t.after(() => loc.drop());
     await assert.rejects(Queue.open("mysql://root@localhost/db"), rejectsWith("url"));
     await assert.rejects(Queue.open("not a url"), rejectsWith("url"));
-    await assert.rejects(Queue.open("sqlite::memory:"), rejectsWith("url"));
+    await assert.rejects(Queue.open("sqlite:"), rejectsWith("url"));
+    await assert.rejects(Queue.open("sqlite:jobs.db?cache=shared"), rejectsWith("url"));
     await assert.rejects(Queue.open({} as unknown as string), rejectsWith("url"));
     await assert.rejects(Queue.open(loc.url, { ...loc.queueOptions, removeAfter: -1 }), rejectsWith("options.removeAfter"));
     await assert.rejects(Queue.open(loc.url, { ...loc.queueOptions, maxPayloadBytes: 0 }), rejectsWith("options.maxPayloadBytes"));

@@ -2,6 +2,7 @@
  * What the conformance suite needs from each store under test: a fresh, isolated place per test
  * (a new SQLite file, a new PostgreSQL schema), and a few raw-SQL levers to reach states quickly.
  */
+import type { QueueOptions } from "../../src/index.js";
 import type { Store } from "../../src/store/store.js";
 
 export interface StoreHarness {
@@ -16,8 +17,10 @@ export interface StoreHarness {
 export interface TestLocation {
   /** The URL to give `Queue.open` (and to child processes). */
   readonly url: string;
-  /** Options `Queue.open` needs for this location besides the URL (e.g. `{ schema }`). */
-  readonly queueOptions: { schema?: string };
+  /** PostgreSQL: the schema of this location. */
+  readonly schema?: string;
+  /** Options `Queue.open` needs for this location besides the URL (e.g. `{ postgres: { schema } }`). */
+  readonly queueOptions: Pick<QueueOptions, "postgres">;
   /** Opens a store on this location directly (already migrated). Closed by `drop()` if still open. */
   openStore(): Promise<Store>;
   /** Makes the job's lease (or delay) run out now, as if time had passed: availableAt = now - 1 s. */

@@ -62,7 +62,8 @@ export const postgresHarness: StoreHarness = {
 
     return {
       url: databaseUrl,
-      queueOptions: { schema },
+      schema,
+      queueOptions: { postgres: { schema } },
       async openStore() {
         const store = new PostgresStore({ pool: new pg.Pool({ connectionString: databaseUrl, max: 4 }), ownsPool: true, schema });
         stores.add(store);

@@ -22,14 +22,14 @@ const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const skip = await postgresHarness.skipReason();
 
 function job(name: string, extra: Partial<NewJob> = {}): NewJob {
-  return { name, data: "{}", delayMs: 0, priority: 0, label: null, claimLeaseMs: null, ...extra };
+  return { name, data: "{}", delayMs: 0, priority: 0, label: null, ...extra };
 }
 
 async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<{ location: TestLocation; store: Store; schema: string }> {
   const location = await postgresHarness.fresh();
   t.after(() => location.drop());
   const store = await location.openStore();
-  return { location, store, schema: location.queueOptions.schema ?? "" };
+  return { location, store, schema: location.schema ?? "" };
 }
 
 function delay(ms: number): Promise<void> {
@@ -82,7 +82,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("several processes migrating one fresh schema at once: all succeed, each version recorded once", async (t) => {
       const location = await postgresHarness.fresh();
       t.after(() => location.drop());
-      const schema = location.queueOptions.schema ?? "";
+      const schema = location.schema ?? "";
       const startAt = String(Date.now() + 1_500);
       const children = await Promise.all(
         Array.from({ length: 4 }, () =>
@@ -117,7 +117,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const { store } = await freshStore(t);
       const recorder = wakeRecorder();
       const errors: Error[] = [];
-      const stop = await store.listen(["tx-kept", "tx-rolled"], recorder.onWake, (e) => errors.push(e));
+      const stop = await store.listen({ names: ["tx-kept", "tx-rolled"], onWake: recorder.onWake, onError: (e) => errors.push(e) });
       t.after(stop);
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
@@ -125,23 +125,23 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
 
       // Rolled back: never visible, never announced.
       await client.query("BEGIN");
-      const [rolled] = await store.insertJobs([job("tx-rolled")], client);
+      const [rolled] = await store.jobInsertMany({ jobs: [job("tx-rolled")], tx: client });
       assert.ok(rolled);
       await client.query("ROLLBACK");
-      assert.equal(await store.getJob(rolled.id), null);
+      assert.equal(await store.jobGet({ id: rolled.id }), null);
 
       // Committed: invisible and silent until COMMIT.
       await client.query("BEGIN");
-      const [kept] = await store.insertJobs([job("tx-kept", { data: '{"b":1,"a":[2]}' })], client);
+      const [kept] = await store.jobInsertMany({ jobs: [job("tx-kept", { data: '{"b":1,"a":[2]}' })], tx: client });
       assert.ok(kept);
       const woken = recorder.next("tx-kept");
       await delay(300);
-      assert.equal(await store.getJob(kept.id), null);
+      assert.equal(await store.jobGet({ id: kept.id }), null);
       assert.equal(recorder.wakes.length, 0);
       const committedAt = performance.now();
       await client.query("COMMIT");
       assert.ok((await woken) >= committedAt, "the wake-up arrived before COMMIT");
-      assert.equal((await store.getJob(kept.id))?.status, "enqueued");
+      assert.equal((await store.jobGet({ id: kept.id }))?.status, "enqueued");
       // Notifications arrive in commit order, so a leaked one for the rollback would already be here.
       assert.deepEqual(recorder.wakes.map((w) => w.name), ["tx-kept"]);
       assert.deepEqual(errors, []);
@@ -150,7 +150,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("tx must be a client with query(); anything else is a ValidationError on options.tx", async (t) => {
       const { store, location } = await freshStore(t);
       for (const bad of [{}, "client", 42, { query: "SELECT 1" }]) {
-        await assert.rejects(store.insertJobs([job("x")], bad), (e: unknown) => e instanceof ValidationError && e.field === "options.tx");
+        await assert.rejects(store.jobInsertMany({ jobs: [job("x")], tx: bad }), (e: unknown) => e instanceof ValidationError && e.field === "options.tx");
       }
       assert.deepEqual(await location.exec("SELECT count(*)::int AS n FROM {table}"), [{ n: 0 }]);
     });
@@ -158,13 +158,13 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("the payload text is kept exactly (json, not jsonb) and one NOTIFY goes out per available name", async (t) => {
       const { store, location } = await freshStore(t);
       const recorder = wakeRecorder();
-      const stop = await store.listen(["n-a", "n-b", "n-later"], recorder.onWake, () => undefined);
+      const stop = await store.listen({ names: ["n-a", "n-b", "n-later"], onWake: recorder.onWake, onError: () => undefined });
       t.after(stop);
       const data = '{"z":1,"a":{"y":[1,2.50,"x"],"b":null}}';
       const woken = recorder.next("n-b");
-      const jobs = await store.insertJobs([
+      const jobs = await store.jobInsertMany({ jobs: [
         job("n-a", { data }), job("n-b"), job("n-a"), job("n-later", { delayMs: 60_000 }),
-      ]);
+      ] });
       assert.deepEqual(jobs.map((j) => j.name), ["n-a", "n-b", "n-a", "n-later"]);
       assert.deepEqual(jobs.map((j) => BigInt(j.id)), [...jobs.map((j) => BigInt(j.id))].sort((x, y) => (x < y ? -1 : 1)));
       assert.deepEqual(jobs[0]?.data, JSON.parse(data));
@@ -179,21 +179,21 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
   test("releasing leased jobs makes them available at once and wakes listeners", async (t) => {
     const { store } = await freshStore(t);
     const recorder = wakeRecorder();
-    const stop = await store.listen(["rel"], recorder.onWake, () => undefined);
+    const stop = await store.listen({ names: ["rel"], onWake: recorder.onWake, onError: () => undefined });
     t.after(stop);
     const inserted = recorder.next("rel");
-    await store.insertJobs([job("rel")]);
+    await store.jobInsertMany({ jobs: [job("rel")] });
     await inserted;
-    const [claimed] = await store.claimJobs([{ name: "rel", limit: 1, leaseMs: 60_000 }]);
+    const [claimed] = (await store.jobClaim({ requests: [{ name: "rel", limit: 1, leaseMs: 60_000 }] })).claimed;
     assert.ok(claimed);
     const released = recorder.next("rel");
-    assert.deepEqual(await store.releaseJobs([{ id: claimed.id, attempt: claimed.attempts }], "shutting down"), new Set([claimed.id]));
+    assert.deepEqual(await store.jobRelease({ items: [{ id: claimed.id, attempt: claimed.attempts }], reason: "shutting down", unstarted: false }), new Set([claimed.id]));
     await released;
-    const job1 = await store.getJob(claimed.id);
+    const job1 = await store.jobGet({ id: claimed.id });
     assert.equal(job1?.status, "enqueued");
     assert.equal(job1.reason, "shutting down");
     assert.equal(job1.attempts, 1);
-    assert.equal(await store.msUntilNextAvailable(["rel"]), 0);
+    assert.equal(await store.jobNextAvailableIn({ names: ["rel"] }), 0);
   });
 
   describe("listener", () => {
@@ -201,7 +201,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const { store, schema, location } = await freshStore(t);
       const recorder = wakeRecorder();
       const errors: Error[] = [];
-      const stop = await store.listen(["l-a", "l-b"], recorder.onWake, (e) => errors.push(e));
+      const stop = await store.listen({ names: ["l-a", "l-b"], onWake: recorder.onWake, onError: (e) => errors.push(e) });
       t.after(stop);
 
       const findBackends = () => location.exec(
@@ -218,7 +218,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const [after] = await findBackends();
       assert.ok(after && after.pid !== backend.pid, "no new listener session");
       const woken = recorder.next("l-b");
-      await store.insertJobs([job("l-b")]);
+      await store.jobInsertMany({ jobs: [job("l-b")] });
       await woken;
 
       await stop();
@@ -229,7 +229,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("a listener stopped while reconnecting stays stopped", async (t) => {
       const { store, schema, location } = await freshStore(t);
       const errors: Error[] = [];
-      const stop = await store.listen(["s-a"], () => undefined, (e) => errors.push(e));
+      const stop = await store.listen({ names: ["s-a"], onWake: () => undefined, onError: (e) => errors.push(e) });
       await location.exec(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
         [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`]);
@@ -246,33 +246,33 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
   describe("time comes from the database", () => {
     test("availableAt and delays are computed from now() in SQL", async (t) => {
       const { store } = await freshStore(t);
-      const [now] = await store.insertJobs([job("time")]);
+      const [now] = await store.jobInsertMany({ jobs: [job("time")] });
       assert.ok(now);
       assert.equal(now.availableAt.getTime(), now.createdAt.getTime());
 
-      const [claimed] = await store.claimJobs([{ name: "time", limit: 1, leaseMs: 30_000 }]);
+      const [claimed] = (await store.jobClaim({ requests: [{ name: "time", limit: 1, leaseMs: 30_000 }] })).claimed;
       assert.ok(claimed?.startedAt);
       assert.equal(claimed.availableAt.getTime() - claimed.startedAt.getTime(), 30_000);
-      const failed = await store.failJob({ id: claimed.id, attempt: claimed.attempts, reason: "boom", delayMs: 4_321, errors: "[]" });
+      const failed = await store.jobFail({ id: claimed.id, attempt: claimed.attempts, reason: "boom", delayMs: 4_321, errors: "[]" });
       assert.ok(failed?.endedAt);
       assert.equal(failed.availableAt.getTime() - failed.endedAt.getTime(), 4_321);
 
-      const [later] = await store.insertJobs([job("time-later", { delayMs: 60_000 })]);
+      const [later] = await store.jobInsertMany({ jobs: [job("time-later", { delayMs: 60_000 })] });
       assert.equal(later && later.availableAt.getTime() - later.createdAt.getTime(), 60_000);
-      const ms = await store.msUntilNextAvailable(["time-later"]);
+      const ms = await store.jobNextAvailableIn({ names: ["time-later"] });
       assert.ok(ms !== null && ms > 50_000 && ms <= 60_000, `msUntilNextAvailable = ${ms}`);
-      const retryIn = await store.msUntilNextAvailable(["time"]);
+      const retryIn = await store.jobNextAvailableIn({ names: ["time"] });
       assert.ok(retryIn !== null && retryIn > 3_000 && retryIn <= 4_321, `msUntilNextAvailable = ${retryIn}`);
-      await store.insertJobs([job("time")]);
-      assert.equal(await store.msUntilNextAvailable(["time", "time-later"]), 0);
-      assert.equal(await store.msUntilNextAvailable(["nothing"]), null);
+      await store.jobInsertMany({ jobs: [job("time")] });
+      assert.equal(await store.jobNextAvailableIn({ names: ["time", "time-later"] }), 0);
+      assert.equal(await store.jobNextAvailableIn({ names: ["nothing"] }), null);
     });
   });
 
   describe("smoke", () => {
     test("insert → claim → complete", async (t) => {
       const { store } = await freshStore(t);
-      const [inserted] = await store.insertJobs([job("smoke", { data: '{"n":1}', priority: 3, label: "L" })]);
+      const [inserted] = await store.jobInsertMany({ jobs: [job("smoke", { data: '{"n":1}', priority: 3, label: "L" })] });
       assert.ok(inserted);
       assert.equal(typeof inserted.id, "string");
       assert.equal(inserted.status, "enqueued");
@@ -281,30 +281,30 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       assert.equal(inserted.label, "L");
       assert.equal(inserted.priority, 3);
 
-      const [claimed] = await store.claimJobs([{ name: "smoke", limit: 5, leaseMs: 10_000 }]);
+      const [claimed] = (await store.jobClaim({ requests: [{ name: "smoke", limit: 5, leaseMs: 10_000 }] })).claimed;
       assert.equal(claimed?.id, inserted.id);
       assert.equal(claimed.status, "dequeued");
       assert.equal(claimed.attempts, 1);
-      assert.equal(await store.setProgress({ id: claimed.id, attempt: 1 }, 0.5), true);
+      assert.equal(await store.jobSetProgress({ ...{ id: claimed.id, attempt: 1 }, progress: 0.5 }), true);
 
-      assert.deepEqual(await store.completeJobs([{ id: claimed.id, attempt: 1, result: '{"ok":true}' }]), new Set([claimed.id]));
-      const done = await store.getJob(claimed.id);
+      assert.deepEqual(await store.jobCompleteMany({ items: [{ id: claimed.id, attempt: 1, result: '{"ok":true}' }] }), new Set([claimed.id]));
+      const done = await store.jobGet({ id: claimed.id });
       assert.equal(done?.status, "completed");
       assert.deepEqual(done.result, { ok: true });
       assert.equal(done.progress, 0.5);
       assert.ok(done.finishedAt && done.endedAt && done.finishedAt.getTime() === done.endedAt.getTime());
-      assert.deepEqual(await store.claimJobs([{ name: "smoke", limit: 5, leaseMs: 10_000 }]), []);
+      assert.deepEqual((await store.jobClaim({ requests: [{ name: "smoke", limit: 5, leaseMs: 10_000 }] })).claimed, []);
     });
 
     test("two stores on two pools claiming concurrently never get the same job", async (t) => {
       const { store, location } = await freshStore(t);
       const other = await location.openStore();
       const total = 200;
-      await store.insertJobs(Array.from({ length: total }, (_, i) => job("race", { priority: i % 3 })));
+      await store.jobInsertMany({ jobs: Array.from({ length: total }, (_, i) => job("race", { priority: i % 3 })) });
       const claimAll = async (s: Store) => {
         const ids: string[] = [];
         for (;;) {
-          const batch = await s.claimJobs([{ name: "race", limit: 7, leaseMs: 60_000 }]);
+          const batch = (await s.jobClaim({ requests: [{ name: "race", limit: 7, leaseMs: 60_000 }] })).claimed;
           if (batch.length === 0) return ids;
           ids.push(...batch.map((j) => j.id));
         }
@@ -319,10 +319,10 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
 
     test("claims follow priority, then availableAt, then id, each request limited separately", async (t) => {
       const { store } = await freshStore(t);
-      const inserted = await store.insertJobs([
+      const inserted = await store.jobInsertMany({ jobs: [
         job("p"), job("p", { priority: 5 }), job("p"), job("q"), job("q"), job("q"),
-      ]);
-      const claimed = await store.claimJobs([{ name: "p", limit: 2, leaseMs: 1_000 }, { name: "q", limit: 1, leaseMs: 1_000 }]);
+      ] });
+      const claimed = (await store.jobClaim({ requests: [{ name: "p", limit: 2, leaseMs: 1_000 }, { name: "q", limit: 1, leaseMs: 1_000 }] })).claimed;
       const ids = inserted.map((j) => j.id);
       assert.deepEqual(claimed.map((j) => j.id).sort(), [ids[1], ids[0], ids[3]].sort());
       assert.equal(claimed[0]?.id, ids[1]);
@@ -330,65 +330,65 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
 
     test("fencing: writes with a stale attempt are not applied", async (t) => {
       const { store, location } = await freshStore(t);
-      const [inserted] = await store.insertJobs([job("fence")]);
+      const [inserted] = await store.jobInsertMany({ jobs: [job("fence")] });
       assert.ok(inserted);
-      await store.claimJobs([{ name: "fence", limit: 1, leaseMs: 60_000 }]);
+      (await store.jobClaim({ requests: [{ name: "fence", limit: 1, leaseMs: 60_000 }] })).claimed;
       await location.makeAvailableNow(inserted.id);
-      const [second] = await store.claimJobs([{ name: "fence", limit: 1, leaseMs: 60_000 }]);
+      const [second] = (await store.jobClaim({ requests: [{ name: "fence", limit: 1, leaseMs: 60_000 }] })).claimed;
       assert.equal(second?.attempts, 2);
       const stale = { id: inserted.id, attempt: 1 };
 
-      assert.deepEqual(await store.completeJobs([{ ...stale, result: "1" }]), new Set());
-      assert.equal(await store.failJob({ ...stale, reason: "late", delayMs: 0, errors: "[]" }), null);
-      assert.equal(await store.cancelJob({ ...stale, reason: "late", errors: null }), null);
-      assert.deepEqual(await store.extendLeases([{ ...stale, leaseMs: 1 }]), new Set());
-      assert.deepEqual(await store.releaseJobs([stale], "late"), new Set());
-      assert.equal(await store.setProgress(stale, 1), false);
-      const current = await store.getJob(inserted.id);
+      assert.deepEqual(await store.jobCompleteMany({ items: [{ ...stale, result: "1" }] }), new Set());
+      assert.equal(await store.jobFail({ ...stale, reason: "late", delayMs: 0, errors: "[]" }), null);
+      assert.equal(await store.jobCancel({ ...stale, reason: "late", errors: null }), null);
+      assert.deepEqual(await store.jobExtendLeases({ items: [{ ...stale, leaseMs: 1 }] }), new Set());
+      assert.deepEqual(await store.jobRelease({ items: [stale], reason: "late", unstarted: false }), new Set());
+      assert.equal(await store.jobSetProgress({ ...stale, progress: 1 }), false);
+      const current = await store.jobGet({ id: inserted.id });
       assert.equal(current?.status, "dequeued");
       assert.equal(current.availableAt.getTime(), second.availableAt.getTime());
       assert.equal(current.progress, null);
 
-      assert.deepEqual(await store.completeJobs([{ id: inserted.id, attempt: 2, result: "1" }]), new Set([inserted.id]));
-      assert.equal(await store.cancelJob({ id: inserted.id, attempt: null, reason: "too late", errors: null }), null);
-      assert.equal(await store.getJob("not-an-id"), null);
-      assert.equal(await store.getJob("99999999999999999999"), null);
+      assert.deepEqual(await store.jobCompleteMany({ items: [{ id: inserted.id, attempt: 2, result: "1" }] }), new Set([inserted.id]));
+      assert.equal(await store.jobCancel({ id: inserted.id, attempt: null, reason: "too late", errors: null }), null);
+      assert.equal(await store.jobGet({ id: "not-an-id" }), null);
+      assert.equal(await store.jobGet({ id: "99999999999999999999" }), null);
     });
 
     test("deleteFinished removes only old finished jobs, up to the limit", async (t) => {
       const { store, location } = await freshStore(t);
-      const jobs = await store.insertJobs([job("d"), job("d"), job("d"), job("d")]);
+      const jobs = await store.jobInsertMany({ jobs: [job("d"), job("d"), job("d"), job("d")] });
       const ids = jobs.map((j) => j.id);
-      const claimed = await store.claimJobs([{ name: "d", limit: 3, leaseMs: 60_000 }]);
-      await store.completeJobs(claimed.slice(0, 2).map((j) => ({ id: j.id, attempt: j.attempts, result: "null" })));
-      await store.cancelJob({ id: ids[3]!, attempt: null, reason: "operator", errors: null });
+      const claimed = (await store.jobClaim({ requests: [{ name: "d", limit: 3, leaseMs: 60_000 }] })).claimed;
+      await store.jobCompleteMany({ items: claimed.slice(0, 2).map((j) => ({ id: j.id, attempt: j.attempts, result: "null" })) });
+      await store.jobCancel({ id: ids[3]!, attempt: null, reason: "operator", errors: null });
       await location.exec("UPDATE {table} SET finished_at = now() - interval '1 hour' WHERE finished_at IS NOT NULL AND id <> $1", [ids[1]]);
 
-      assert.equal(await store.deleteFinished(60_000, 1), 1);
-      assert.equal(await store.deleteFinished(60_000, 10), 1);
-      assert.equal(await store.deleteFinished(60_000, 10), 0);
-      const left = (await store.listJobs({ limit: 10 })).map((j) => j.id);
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 1 }), 1);
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 10 }), 1);
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 10 }), 0);
+      const left = (await store.jobList({ limit: 10 })).map((j) => j.id);
       assert.deepEqual(left, [ids[1], ids[2]]);
     });
 
     test("countJobs reports all five statuses, zeros included; listJobs filters and pages", async (t) => {
       const { store } = await freshStore(t);
       const zero = { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 };
-      assert.deepEqual(await store.countJobs(), zero);
-      const [a, b, c, d] = await store.insertJobs([job("c"), job("c"), job("c"), job("c"), job("c"), job("other")]);
+      assert.deepEqual(await store.jobCountByStatus({}), zero);
+      const [a, b, c, d] = await store.jobInsertMany({ jobs: [job("c"), job("c"), job("c"), job("c"), job("c"), job("other")] });
       assert.ok(a && b && c && d);
-      const claimed = await store.claimJobs([{ name: "c", limit: 4, leaseMs: 60_000 }]);
+      const claimed = (await store.jobClaim({ requests: [{ name: "c", limit: 4, leaseMs: 60_000 }] })).claimed;
       const attempt = (id: string) => claimed.find((j) => j.id === id)?.attempts ?? 0;
-      await store.completeJobs([{ id: a.id, attempt: attempt(a.id), result: "null" }]);
-      await store.failJob({ id: b.id, attempt: attempt(b.id), reason: "x", delayMs: 1_000, errors: '[{"attempt":1,"at":"2024-01-01T00:00:00.000Z","message":"x"}]' });
-      await store.cancelJob({ id: c.id, attempt: attempt(c.id), reason: "y", errors: null });
-      assert.deepEqual(await store.countJobs("c"), { enqueued: 1, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
-      assert.deepEqual(await store.countJobs(), { enqueued: 2, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
-      assert.deepEqual(await store.countJobs("none"), zero);
-      assert.deepEqual((await store.getJob(b.id))?.errors, [{ attempt: 1, at: "2024-01-01T00:00:00.000Z", message: "x" }]);
+      await store.jobCompleteMany({ items: [{ id: a.id, attempt: attempt(a.id), result: "null" }] });
+      await store.jobFail({ id: b.id, attempt: attempt(b.id), reason: "x", delayMs: 1_000, errors: '[{"attempt":1,"at":"2024-01-01T00:00:00.000Z","message":"x"}]' });
+      await store.jobCancel({ id: c.id, attempt: attempt(c.id), reason: "y", errors: null });
+      assert.deepEqual(await store.jobCountByStatus({ name: "c" }), { enqueued: 1, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
+      assert.deepEqual(await store.jobCountByStatus({}), { enqueued: 2, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
+      assert.deepEqual(await store.jobCountByStatus({ name: "none" }), zero);
+      assert.deepEqual((await store.jobGet({ id: b.id }))?.errors, [{ attempt: 1, at: "2024-01-01T00:00:00.000Z", message: "x" }]);
 
-      assert.deepEqual((await store.listJobs({ status: "enqueued", limit: 10 })).map((j) => j.name), ["c", "other"]);
-      assert.deepEqual((await store.listJobs({ name: "c", afterId: b.id, limit: 2 })).map((j) => j.id), [c.id, d.id]);
+      assert.deepEqual((await store.jobList({ status: "enqueued", limit: 10 })).map((j) => j.name), ["c", "other"]);
+      assert.deepEqual((await store.jobList({ name: "c", afterId: b.id, limit: 2 })).map((j) => j.id), [c.id, d.id]);
     });
 
     test("schema names are validated strictly", async () => {
@@ -397,7 +397,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
         for (const schema of ['bad-name"; drop', "Upper", "1abc", "", "a".repeat(64)]) {
           assert.throws(
             () => new PostgresStore({ pool, ownsPool: false, schema }),
-            (e: unknown) => e instanceof ValidationError && e.field === "options.schema",
+            (e: unknown) => e instanceof ValidationError && e.field === "options.postgres.schema",
           );
         }
         const longest = new PostgresStore({ pool, ownsPool: false, schema: `hewn_t_${"a".repeat(56)}` });
@@ -410,7 +410,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("close() is idempotent, leaves a pool it does not own open, and idle-connection errors reach onError", async (t) => {
       const location = await postgresHarness.fresh();
       t.after(() => location.drop());
-      const schema = location.queueOptions.schema ?? "";
+      const schema = location.schema ?? "";
       const pool = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: `idle_${schema}` });
       t.after(() => pool.end());
       const errors: Error[] = [];
@@ -423,8 +423,8 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       await Promise.all([store.close(), store.close()]);
       await store.close();
       assert.deepEqual((await pool.query("SELECT 1 AS one")).rows, [{ one: 1 }]);
-      await assert.rejects(store.getJob("1"), StoreError);
-      await assert.rejects(new PostgresStore({ pool, ownsPool: false, schema: "hewn_t_missing_0" }).getJob("1"), StoreError);
+      await assert.rejects(store.jobGet({ id: "1" }), StoreError);
+      await assert.rejects(new PostgresStore({ pool, ownsPool: false, schema: "hewn_t_missing_0" }).jobGet({ id: "1" }), StoreError);
     });
   });
 });

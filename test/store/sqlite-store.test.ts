@@ -42,11 +42,11 @@ async function withStore(fn: (ctx: Context) => Promise<void>, options: { busyTim
 }
 
 function newJob(name: string, data: unknown = {}, more: Partial<NewJob> = {}): NewJob {
-  return { name, data: JSON.stringify(data), delayMs: 0, priority: 0, label: null, claimLeaseMs: null, ...more };
+  return { name, data: JSON.stringify(data), delayMs: 0, priority: 0, label: null, ...more };
 }
 
 async function insertOne(store: SqliteStore, job: NewJob): Promise<string> {
-  const [stored] = await store.insertJobs([job]);
+  const [stored] = await store.jobInsertMany({ jobs: [job] });
   assert.ok(stored);
   return stored.id;
 }
@@ -98,7 +98,7 @@ describe("SqliteStore migrations", () => {
         MIGRATIONS.map((m) => ({ version: m.version, n: 1 })),
       );
       const store = await loc.openStore();
-      assert.equal((await store.insertJobs([newJob("after-race")])).length, 1);
+      assert.equal((await store.jobInsertMany({ jobs: [newJob("after-race")] })).length, 1);
     } finally {
       await loc.drop();
     }
@@ -122,20 +122,20 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
       const db = new Database(file);
       try {
         db.exec("BEGIN");
-        const [rolledBack] = await store.insertJobs([newJob("tx", { n: 1 })], db);
+        const [rolledBack] = await store.jobInsertMany({ jobs: [newJob("tx", { n: 1 })], tx: db });
         assert.ok(rolledBack);
         db.exec("ROLLBACK");
-        assert.equal(await store.getJob(rolledBack.id), null);
+        assert.equal(await store.jobGet({ id: rolledBack.id }), null);
 
         db.exec("BEGIN");
-        const [committed] = await store.insertJobs([newJob("tx", { n: 2 })], db);
+        const [committed] = await store.jobInsertMany({ jobs: [newJob("tx", { n: 2 })], tx: db });
         assert.ok(committed);
         let woken = false;
         store.afterTransaction(db, () => (woken = true));
         await new Promise((resolve) => setTimeout(resolve, 20));
         assert.equal(woken, false, "afterTransaction must wait for the commit");
         db.exec("COMMIT");
-        assert.deepEqual((await store.getJob(committed.id))?.data, { n: 2 });
+        assert.deepEqual((await store.jobGet({ id: committed.id }))?.data, { n: 2 });
         await new Promise((resolve) => setTimeout(resolve, 20));
         assert.equal(woken, true);
       } finally {
@@ -151,7 +151,7 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
         let inserted: Promise<StoredJob[]> | undefined;
         // better-sqlite3 refuses a transaction function that returns a promise, so keep it aside.
         db.transaction(() => {
-          inserted = store.insertJobs([newJob("sync", 1), newJob("sync", 2)], db);
+          inserted = store.jobInsertMany({ jobs: [newJob("sync", 1), newJob("sync", 2)], tx: db });
         })();
         assert.ok(inserted);
         const jobs = await inserted;
@@ -160,7 +160,7 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
           [1, 2],
         );
         assert.ok(Number(jobs[0]?.id) < Number(jobs[1]?.id));
-        assert.equal((await store.countJobs("sync")).enqueued, 2);
+        assert.equal((await store.jobCountByStatus({ name: "sync" })).enqueued, 2);
       } finally {
         db.close();
       }
@@ -173,9 +173,9 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
       try {
         db.exec("BEGIN");
         const broken = newJob("half", 2, { name: null as unknown as string });
-        await assert.rejects(store.insertJobs([newJob("half", 1), broken], db), StoreError);
+        await assert.rejects(store.jobInsertMany({ jobs: [newJob("half", 1), broken], tx: db }), StoreError);
         db.exec("COMMIT");
-        assert.equal((await store.countJobs("half")).enqueued, 0);
+        assert.equal((await store.jobCountByStatus({ name: "half" })).enqueued, 0);
       } finally {
         db.close();
       }
@@ -187,7 +187,7 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
       const db = new Database(file).defaultSafeIntegers(true);
       try {
         db.exec("BEGIN");
-        const [job] = await store.insertJobs([newJob("bigint")], db);
+        const [job] = await store.jobInsertMany({ jobs: [newJob("bigint")], tx: db });
         db.exec("COMMIT");
         assert.equal(job?.id, "1");
         assert.equal(job?.attempts, 0);
@@ -206,10 +206,10 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
       try {
         elsewhere.exec("BEGIN");
         for (const tx of [idle, elsewhere, {}, { prepare: "no" }, "db"]) {
-          await assert.rejects(async () => store.insertJobs([newJob("refused")], tx), isTxValidationError);
+          await assert.rejects(async () => store.jobInsertMany({ jobs: [newJob("refused")], tx: tx }), isTxValidationError);
         }
         elsewhere.exec("ROLLBACK");
-        assert.deepEqual(await store.countJobs(), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
+        assert.deepEqual(await store.jobCountByStatus({}), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
       } finally {
         idle.close();
         elsewhere.close();
@@ -246,17 +246,17 @@ describe("SqliteStore rows it cannot decode", () => {
       const id = await insertOne(store, newJob("corrupt"));
       await loc.exec("UPDATE {table} SET data = ?, result = ?, errors = ? WHERE id = ?", ["{not json", "nor this", "[", id]);
 
-      const [claimed] = await store.claimJobs([{ name: "corrupt", limit: 10, leaseMs: LEASE }]);
+      const [claimed] = (await store.jobClaim({ requests: [{ name: "corrupt", limit: 10, leaseMs: LEASE }] })).claimed;
       assert.equal(claimed?.id, id);
       assert.equal(claimed?.data, null);
       assert.equal(typeof claimed?.dataError, "string");
       assert.equal(claimed?.result, null);
       assert.deepEqual(claimed?.errors, []);
 
-      const fetched = await store.getJob(id);
+      const fetched = await store.jobGet({ id: id });
       assert.equal(fetched?.data, null);
       assert.ok(fetched?.dataError);
-      assert.equal((await store.listJobs({ name: "corrupt", limit: 10 }))[0]?.data, null);
+      assert.equal((await store.jobList({ name: "corrupt", limit: 10 }))[0]?.data, null);
     });
   });
 });
@@ -264,7 +264,7 @@ describe("SqliteStore rows it cannot decode", () => {
 describe("SqliteStore smoke", () => {
   test("insert → claim → complete", async () => {
     await withStore(async ({ store, time }) => {
-      const [job] = await store.insertJobs([newJob("mail", { to: "a" }, { label: "x", priority: 3 })]);
+      const [job] = await store.jobInsertMany({ jobs: [newJob("mail", { to: "a" }, { label: "x", priority: 3 })] });
       assert.ok(job);
       assert.equal(job.status, "enqueued");
       assert.equal(job.label, "x");
@@ -272,17 +272,17 @@ describe("SqliteStore smoke", () => {
       assert.equal(job.dataError, undefined);
 
       time.now = T0 + 10;
-      const [claimed] = await store.claimJobs([{ name: "mail", limit: 5, leaseMs: LEASE }]);
+      const [claimed] = (await store.jobClaim({ requests: [{ name: "mail", limit: 5, leaseMs: LEASE }] })).claimed;
       assert.equal(claimed?.status, "dequeued");
       assert.equal(claimed?.attempts, 1);
       assert.equal(claimed?.startedAt?.getTime(), T0 + 10);
       assert.equal(claimed?.availableAt.getTime(), T0 + 10 + LEASE);
-      assert.deepEqual(await store.claimJobs([{ name: "mail", limit: 5, leaseMs: LEASE }]), []);
+      assert.deepEqual((await store.jobClaim({ requests: [{ name: "mail", limit: 5, leaseMs: LEASE }] })).claimed, []);
 
-      assert.equal(await store.setProgress({ id: job.id, attempt: 1 }, 0.5), true);
+      assert.equal(await store.jobSetProgress({ ...{ id: job.id, attempt: 1 }, progress: 0.5 }), true);
       time.now = T0 + 20;
-      assert.deepEqual(await store.completeJobs([{ id: job.id, attempt: 1, result: '{"ok":true}' }]), new Set([job.id]));
-      const done = await store.getJob(job.id);
+      assert.deepEqual(await store.jobCompleteMany({ items: [{ id: job.id, attempt: 1, result: '{"ok":true}' }] }), new Set([job.id]));
+      const done = await store.jobGet({ id: job.id });
       assert.equal(done?.status, "completed");
       assert.deepEqual(done?.result, { ok: true });
       assert.equal(done?.reason, null);
@@ -299,10 +299,10 @@ describe("SqliteStore smoke", () => {
       const high = await insertOne(store, newJob("a", {}, { priority: 9 }));
       const other = await insertOne(store, newJob("b"));
       time.now += 1;
-      const claimed = await store.claimJobs([
+      const claimed = (await store.jobClaim({ requests: [
         { name: "a", limit: 2, leaseMs: LEASE },
         { name: "b", limit: 2, leaseMs: LEASE },
-      ]);
+      ] })).claimed;
       assert.deepEqual(
         claimed.map((job) => job.id),
         [high, earlier, other],
@@ -313,25 +313,25 @@ describe("SqliteStore smoke", () => {
   test("fencing: a stale attempt writes nothing", async () => {
     await withStore(async ({ store, time }) => {
       const id = await insertOne(store, newJob("fenced"));
-      await store.claimJobs([{ name: "fenced", limit: 1, leaseMs: LEASE }]);
+      (await store.jobClaim({ requests: [{ name: "fenced", limit: 1, leaseMs: LEASE }] })).claimed;
       time.now += LEASE;
-      const [again] = await store.claimJobs([{ name: "fenced", limit: 1, leaseMs: LEASE }]);
+      const [again] = (await store.jobClaim({ requests: [{ name: "fenced", limit: 1, leaseMs: LEASE }] })).claimed;
       assert.equal(again?.attempts, 2);
 
       const stale = { id, attempt: 1 };
-      assert.equal((await store.completeJobs([{ ...stale, result: "1" }])).size, 0);
-      assert.equal(await store.failJob({ ...stale, reason: "x", delayMs: 0, errors: "[]" }), null);
-      assert.equal(await store.cancelJob({ ...stale, reason: "x", errors: null }), null);
-      assert.equal((await store.extendLeases([{ ...stale, leaseMs: 1 }])).size, 0);
-      assert.equal((await store.releaseJobs([stale], "x")).size, 0);
-      assert.equal(await store.setProgress(stale, 1), false);
-      assert.equal((await store.getJob(id))?.status, "dequeued");
+      assert.equal((await store.jobCompleteMany({ items: [{ ...stale, result: "1" }] })).size, 0);
+      assert.equal(await store.jobFail({ ...stale, reason: "x", delayMs: 0, errors: "[]" }), null);
+      assert.equal(await store.jobCancel({ ...stale, reason: "x", errors: null }), null);
+      assert.equal((await store.jobExtendLeases({ items: [{ ...stale, leaseMs: 1 }] })).size, 0);
+      assert.equal((await store.jobRelease({ items: [stale], reason: "x", unstarted: false })).size, 0);
+      assert.equal(await store.jobSetProgress({ ...stale, progress: 1 }), false);
+      assert.equal((await store.jobGet({ id: id }))?.status, "dequeued");
 
       time.now += 5;
-      assert.deepEqual(await store.extendLeases([{ id, attempt: 2, leaseMs: 100 }]), new Set([id]));
-      assert.equal((await store.getJob(id))?.availableAt.getTime(), time.now + 100);
-      assert.deepEqual(await store.releaseJobs([{ id, attempt: 2 }], "shutdown"), new Set([id]));
-      const released = await store.getJob(id);
+      assert.deepEqual(await store.jobExtendLeases({ items: [{ id, attempt: 2, leaseMs: 100 }] }), new Set([id]));
+      assert.equal((await store.jobGet({ id: id }))?.availableAt.getTime(), time.now + 100);
+      assert.deepEqual(await store.jobRelease({ items: [{ id, attempt: 2 }], reason: "shutdown", unstarted: false }), new Set([id]));
+      const released = await store.jobGet({ id: id });
       assert.equal(released?.status, "enqueued");
       assert.equal(released?.reason, "shutdown");
       assert.equal(released?.attempts, 2);
@@ -340,27 +340,27 @@ describe("SqliteStore smoke", () => {
 
   test("fail with a delay uses the injected clock exactly; msUntilNextAvailable follows it", async () => {
     await withStore(async ({ store, time }) => {
-      assert.equal(await store.msUntilNextAvailable(["retry"]), null);
+      assert.equal(await store.jobNextAvailableIn({ names: ["retry"] }), null);
       const id = await insertOne(store, newJob("retry"));
-      assert.equal(await store.msUntilNextAvailable(["retry", "unknown"]), 0);
-      await store.claimJobs([{ name: "retry", limit: 1, leaseMs: LEASE }]);
-      assert.equal(await store.msUntilNextAvailable(["retry"]), LEASE, "a lease expiry counts");
+      assert.equal(await store.jobNextAvailableIn({ names: ["retry", "unknown"] }), 0);
+      (await store.jobClaim({ requests: [{ name: "retry", limit: 1, leaseMs: LEASE }] })).claimed;
+      assert.equal(await store.jobNextAvailableIn({ names: ["retry"] }), LEASE, "a lease expiry counts");
 
       time.now = T0 + 123;
       const errors = JSON.stringify([{ attempt: 1, at: new Date(time.now).toISOString(), message: "nope" }]);
-      const failed = await store.failJob({ id, attempt: 1, reason: "nope", delayMs: 5000, errors });
+      const failed = await store.jobFail({ id, attempt: 1, reason: "nope", delayMs: 5000, errors });
       assert.equal(failed?.status, "failed");
       assert.equal(failed?.endedAt?.getTime(), T0 + 123);
       assert.equal(failed?.availableAt.getTime(), T0 + 123 + 5000);
       assert.equal(failed?.errors[0]?.message, "nope");
-      assert.equal(await store.msUntilNextAvailable(["retry"]), 5000);
-      assert.equal(await store.msUntilNextAvailable(["unknown"]), null);
+      assert.equal(await store.jobNextAvailableIn({ names: ["retry"] }), 5000);
+      assert.equal(await store.jobNextAvailableIn({ names: ["unknown"] }), null);
 
       time.now = T0 + 123 + 4999;
-      assert.equal(await store.msUntilNextAvailable(["retry"]), 1);
-      assert.deepEqual(await store.claimJobs([{ name: "retry", limit: 1, leaseMs: LEASE }]), []);
+      assert.equal(await store.jobNextAvailableIn({ names: ["retry"] }), 1);
+      assert.deepEqual((await store.jobClaim({ requests: [{ name: "retry", limit: 1, leaseMs: LEASE }] })).claimed, []);
       time.now += 1;
-      assert.equal((await store.claimJobs([{ name: "retry", limit: 1, leaseMs: LEASE }]))[0]?.attempts, 2);
+      assert.equal(((await store.jobClaim({ requests: [{ name: "retry", limit: 1, leaseMs: LEASE }] })).claimed)[0]?.attempts, 2);
     });
   });
 
@@ -368,37 +368,37 @@ describe("SqliteStore smoke", () => {
     await withStore(async ({ store, time }) => {
       const id = await insertOne(store, newJob("cancel"));
       time.now += 7;
-      const cancelled = await store.cancelJob({ id, attempt: null, reason: "no longer needed", errors: null });
+      const cancelled = await store.jobCancel({ id, attempt: null, reason: "no longer needed", errors: null });
       assert.equal(cancelled?.status, "cancelled");
       assert.equal(cancelled?.finishedAt?.getTime(), T0 + 7);
       assert.deepEqual(cancelled?.errors, []);
-      assert.equal(await store.cancelJob({ id, attempt: null, reason: "again", errors: null }), null);
+      assert.equal(await store.jobCancel({ id, attempt: null, reason: "again", errors: null }), null);
     });
   });
 
   test("deleteFinished removes only completed/cancelled rows finished before the cutoff; ids are never reused", async () => {
     await withStore(async ({ store, time }) => {
-      const [old1, old2, fresh, live, failing] = await store.insertJobs(["a", "b", "c", "d", "e"].map((n) => newJob(n)));
+      const [old1, old2, fresh, live, failing] = await store.jobInsertMany({ jobs: ["a", "b", "c", "d", "e"].map((n) => newJob(n)) });
       assert.ok(old1 && old2 && fresh && live && failing);
-      await store.claimJobs(["a", "c", "e"].map((name) => ({ name, limit: 1, leaseMs: LEASE })));
-      await store.completeJobs([{ id: old1.id, attempt: 1, result: "null" }]);
-      await store.cancelJob({ id: old2.id, attempt: null, reason: "x", errors: null });
-      await store.failJob({ id: failing.id, attempt: 1, reason: "x", delayMs: 0, errors: "[]" });
+      (await store.jobClaim({ requests: ["a", "c", "e"].map((name) => ({ name, limit: 1, leaseMs: LEASE })) })).claimed;
+      await store.jobCompleteMany({ items: [{ id: old1.id, attempt: 1, result: "null" }] });
+      await store.jobCancel({ id: old2.id, attempt: null, reason: "x", errors: null });
+      await store.jobFail({ id: failing.id, attempt: 1, reason: "x", delayMs: 0, errors: "[]" });
       time.now = T0 + 1000;
-      await store.completeJobs([{ id: fresh.id, attempt: 1, result: "null" }]);
+      await store.jobCompleteMany({ items: [{ id: fresh.id, attempt: 1, result: "null" }] });
 
       time.now = T0 + 10_000;
-      assert.equal(await store.deleteFinished(9_500, 0), 0);
-      assert.equal(await store.deleteFinished(9_500, 1), 1);
-      assert.equal(await store.deleteFinished(9_500, 100), 1);
-      assert.equal(await store.deleteFinished(9_500, 100), 0);
-      const left = await store.listJobs({ limit: 100 });
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 9_500, limit: 0 }), 0);
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 9_500, limit: 1 }), 1);
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 9_500, limit: 100 }), 1);
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 9_500, limit: 100 }), 0);
+      const left = await store.jobList({ limit: 100 });
       assert.deepEqual(
         left.map((job) => job.id),
         [fresh.id, live.id, failing.id],
       );
 
-      assert.equal(await store.deleteFinished(0, 100), 1);
+      assert.equal(await store.jobDeleteFinished({ olderThanMs: 0, limit: 100 }), 1);
       const next = await insertOne(store, newJob("z"));
       assert.ok(Number(next) > Number(failing.id));
       assert.ok(Number(next) > Number(fresh.id));
@@ -407,22 +407,22 @@ describe("SqliteStore smoke", () => {
 
   test("countJobs reports all five statuses; listJobs filters and pages by numeric id", async () => {
     await withStore(async ({ store }) => {
-      assert.deepEqual(await store.countJobs("none"), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
-      const jobs = await store.insertJobs(Array.from({ length: 12 }, (_, i) => newJob(i % 2 === 0 ? "even" : "odd", i)));
-      await store.claimJobs([{ name: "even", limit: 2, leaseMs: LEASE }]);
-      assert.deepEqual(await store.countJobs(), { enqueued: 10, dequeued: 2, completed: 0, failed: 0, cancelled: 0 });
-      assert.deepEqual(await store.countJobs("odd"), { enqueued: 6, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
+      assert.deepEqual(await store.jobCountByStatus({ name: "none" }), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
+      const jobs = await store.jobInsertMany({ jobs: Array.from({ length: 12 }, (_, i) => newJob(i % 2 === 0 ? "even" : "odd", i)) });
+      (await store.jobClaim({ requests: [{ name: "even", limit: 2, leaseMs: LEASE }] })).claimed;
+      assert.deepEqual(await store.jobCountByStatus({}), { enqueued: 10, dequeued: 2, completed: 0, failed: 0, cancelled: 0 });
+      assert.deepEqual(await store.jobCountByStatus({ name: "odd" }), { enqueued: 6, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
 
       assert.deepEqual(
-        (await store.listJobs({ afterId: "9", limit: 10 })).map((job) => job.id),
+        (await store.jobList({ afterId: "9", limit: 10 })).map((job) => job.id),
         ["10", "11", "12"],
       );
       assert.deepEqual(
-        (await store.listJobs({ name: "even", status: "enqueued", afterId: "1", limit: 2 })).map((job) => job.data),
+        (await store.jobList({ name: "even", status: "enqueued", afterId: "1", limit: 2 })).map((job) => job.data),
         [4, 6],
       );
-      assert.equal((await store.listJobs({ status: "dequeued", limit: 10 })).length, 2);
-      assert.equal((await store.listJobs({ limit: 0 })).length, 0);
+      assert.equal((await store.jobList({ status: "dequeued", limit: 10 })).length, 2);
+      assert.equal((await store.jobList({ limit: 0 })).length, 0);
       assert.equal(jobs.length, 12);
     });
   });
@@ -436,7 +436,7 @@ describe("SqliteStore driver errors", () => {
         try {
           holder.exec("BEGIN IMMEDIATE");
           const started = Date.now();
-          await assert.rejects(store.claimJobs([{ name: "x", limit: 1, leaseMs: LEASE }]), (error: unknown) => {
+          await assert.rejects(store.jobClaim({ requests: [{ name: "x", limit: 1, leaseMs: LEASE }] }).then((r) => r.claimed), (error: unknown) => {
             assert.ok(error instanceof StoreError);
             assert.equal((error.cause as { code?: string }).code, "SQLITE_BUSY");
             return true;
@@ -452,12 +452,12 @@ describe("SqliteStore driver errors", () => {
 
   test("close is idempotent and later calls reject with StoreError; listen is a no-op", async () => {
     await withStore(async ({ store }) => {
-      const stop = await store.listen(["a"], () => assert.fail("no wake-ups expected"), () => undefined);
+      const stop = await store.listen({ names: ["a"], onWake: () => assert.fail("no wake-ups expected"), onError: () => undefined });
       await stop();
       await store.close();
       await store.close();
-      await assert.rejects(store.getJob("1"), StoreError);
-      await assert.rejects(store.insertJobs([newJob("late")]), StoreError);
+      await assert.rejects(store.jobGet({ id: "1" }), StoreError);
+      await assert.rejects(store.jobInsertMany({ jobs: [newJob("late")] }), StoreError);
     });
   });
 });

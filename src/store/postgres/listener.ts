@@ -16,7 +16,11 @@ export interface ListenerOptions {
   /** Connection options, usually the pool's (`pool.options`). */
   connection: pg.ClientConfig;
   channel: string;
-  /** Notifications with other payloads are ignored; after a reconnect every one of these is woken. */
+  /**
+   * The task names this process serves: after a reconnect every one is woken, since notifications sent
+   * meanwhile were lost. Notifications themselves are passed on whatever their payload (a task name):
+   * the worker ignores names it has no task for.
+   */
   names: readonly string[];
   onWake: (name: string) => void;
   onError: (error: Error) => void;

@@ -6,20 +6,24 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
-import { JOB_STATUSES, type JobAttemptError, type JobStatus } from "../../job.js";
+import { JOB_STATUSES, type JobStatus } from "../../job.js";
+import { toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
-  CancelItem,
+  CancelParams,
   ClaimRequest,
+  ClaimResult,
   CompleteItem,
   ExtendItem,
-  FailItem,
-  ListQuery,
+  FailParams,
+  ListParams,
+  ListenParams,
+  NewClaimedJob,
   NewJob,
+  ReleaseParams,
   Store,
   StoreCapabilities,
   StoredJob,
-  WakeListener,
 } from "../store.js";
 import { Listener } from "./listener.js";
 import { applyMigrations } from "./migrations.js";
@@ -41,27 +45,6 @@ const MAX_BIGINT = 9223372036854775807n;
 /** A client the caller's transaction runs on: anything with pg's promise-style `query`. */
 interface Queryable {
   query(config: pg.QueryConfig): Promise<pg.QueryResult>;
-}
-
-/** A jobs row as this store reads it (see TYPES: int8 and json arrive as raw text). */
-interface JobRow {
-  id: string;
-  name: string;
-  data: string;
-  status: JobStatus;
-  created_at: Date;
-  available_at: Date;
-  started_at: Date | null;
-  ended_at: Date | null;
-  finished_at: Date | null;
-  attempts: number;
-  crashes: number;
-  result: string | null;
-  reason: string | null;
-  label: string | null;
-  priority: number;
-  progress: number | null;
-  errors: string;
 }
 
 /**
@@ -93,7 +76,7 @@ export class PostgresStore implements Store {
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options.schema !== "string" || !SCHEMA_PATTERN.test(options.schema)) {
-      throw new ValidationError("options.schema", `must match ${SCHEMA_PATTERN} (got ${JSON.stringify(options.schema)})`);
+      throw new ValidationError("options.postgres.schema", `must match ${SCHEMA_PATTERN} (got ${JSON.stringify(options.schema)})`);
     }
     this.pool = options.pool;
     this.ownsPool = options.ownsPool;
@@ -115,36 +98,41 @@ export class PostgresStore implements Store {
     }
   }
 
-  async insertJobs(jobs: NewJob[], tx?: unknown): Promise<StoredJob[]> {
-    const client = tx == null ? undefined : asQueryable(tx);
+  async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
+    const client = tx == null ? undefined : await transactionClient(tx);
     if (jobs.length === 0) return [];
     const [only] = jobs;
     if (jobs.length === 1 && only) {
-      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.claimLeaseMs];
-      return (await this.rows<JobRow>("insertJobs", this.statements.insertJob, values, client)).map(toStoredJob);
+      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel];
+      return (await this.rows<JobRow>("jobInsertMany", this.statements.insertJob, values, client)).map(toStoredJob);
     }
-    const rows = await this.rows<JobRow>(
-      "insertJobs",
-      this.statements.insertJobs,
-      [
-        jobs.map((job) => job.name),
-        jobs.map((job) => job.data),
-        jobs.map((job) => job.delayMs),
-        jobs.map((job) => job.priority),
-        jobs.map((job) => job.label),
-        this.channel,
-        jobs.map((job) => job.claimLeaseMs),
-      ],
-      client,
-    );
+    const rows = await this.rows<JobRow>("jobInsertMany", this.statements.insertJobs, [
+      jobs.map((job) => job.name),
+      jobs.map((job) => job.data),
+      jobs.map((job) => job.delayMs),
+      jobs.map((job) => job.priority),
+      jobs.map((job) => job.label),
+      this.channel,
+    ], client);
     return rows.map(toStoredJob);
   }
 
-  async claimJobs(requests: ClaimRequest[]): Promise<StoredJob[]> {
-    return (await this.completeAndClaim([], requests)).claimed;
+  async jobInsertClaimed({ items }: { items: NewClaimedJob[] }): Promise<StoredJob[]> {
+    if (items.length === 0) return [];
+    const rows = await this.rows<JobRow>("jobInsertClaimed", this.statements.insertClaimedJobs, [
+      items.map(({ job }) => job.name),
+      items.map(({ job }) => job.data),
+      items.map(({ leaseMs }) => leaseMs),
+      items.map(({ job }) => job.priority),
+      items.map(({ job }) => job.label),
+    ]);
+    return rows.map(toStoredJob);
   }
 
-  async completeAndClaim(completions: CompleteItem[], requests: ClaimRequest[]): Promise<{ completed: Set<string>; claimed: StoredJob[] }> {
+  /** NOTIFY is delivered at commit to every listener, this process's own included: nothing to do. */
+  afterTransaction(_tx: unknown, _callback: () => void): void {}
+
+  async jobClaim({ requests, completions = [] }: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult> {
     // Requests for one name would each pick the same rows (a transaction does not skip its own locks): merge them.
     const byName = new Map<string, ClaimRequest>();
     for (const request of requests) {
@@ -157,7 +145,7 @@ export class PostgresStore implements Store {
     const merged = [...byName.values()];
     const valid = completions.filter((item) => isId(item.id));
     if (merged.length === 0 && valid.length === 0) return { completed: new Set(), claimed: [] };
-    const rows = await this.rows<JobRow & { completed_ids: string[] }>("completeAndClaim", this.statements.completeAndClaim, [
+    const rows = await this.rows<JobRow & { completed_ids: string[] }>("jobClaim", this.statements.completeAndClaim, [
       merged.map((r) => r.name),
       merged.map((r) => r.limit),
       merged.map((r) => r.leaseMs),
@@ -171,10 +159,10 @@ export class PostgresStore implements Store {
     };
   }
 
-  async completeJobs(items: CompleteItem[]): Promise<Set<string>> {
+  async jobCompleteMany({ items }: { items: CompleteItem[] }): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("completeJobs", this.statements.completeJobs, [
+    const rows = await this.rows<{ id: string }>("jobCompleteMany", this.statements.completeJobs, [
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
       valid.map((item) => item.result),
@@ -182,33 +170,22 @@ export class PostgresStore implements Store {
     return new Set(rows.map((row) => row.id));
   }
 
-  async failJob(item: FailItem): Promise<StoredJob | null> {
-    if (!isId(item.id)) return null;
-    const rows = await this.rows<JobRow>("failJob", this.statements.failJob, [
-      item.id,
-      item.attempt,
-      item.reason,
-      item.errors,
-      item.delayMs,
-    ]);
+  async jobFail({ id, attempt, reason, errors, delayMs }: FailParams): Promise<StoredJob | null> {
+    if (!isId(id)) return null;
+    const rows = await this.rows<JobRow>("jobFail", this.statements.failJob, [id, attempt, toText(reason), errors, delayMs]);
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
-  async cancelJob(item: CancelItem): Promise<StoredJob | null> {
-    if (!isId(item.id)) return null;
-    const rows = await this.rows<JobRow>("cancelJob", this.statements.cancelJob, [
-      item.id,
-      item.attempt,
-      item.reason,
-      item.errors,
-    ]);
+  async jobCancel({ id, attempt, reason, errors }: CancelParams): Promise<StoredJob | null> {
+    if (!isId(id)) return null;
+    const rows = await this.rows<JobRow>("jobCancel", this.statements.cancelJob, [id, attempt, toText(reason), errors]);
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
-  async extendLeases(items: ExtendItem[]): Promise<Set<string>> {
+  async jobExtendLeases({ items }: { items: ExtendItem[] }): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("extendLeases", this.statements.extendLeases, [
+    const rows = await this.rows<{ id: string }>("jobExtendLeases", this.statements.extendLeases, [
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
       valid.map((item) => item.leaseMs),
@@ -216,64 +193,59 @@ export class PostgresStore implements Store {
     return new Set(rows.map((row) => row.id));
   }
 
-  async releaseJobs(items: AttemptRef[], reason: string, unstarted = false): Promise<Set<string>> {
+  async jobRelease({ items, reason, unstarted }: ReleaseParams): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("releaseJobs", this.statements.releaseJobs, [
+    const rows = await this.rows<{ id: string }>("jobRelease", this.statements.releaseJobs, [
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
-      reason,
+      toText(reason),
       this.channel,
       unstarted ? 1 : 0,
     ]);
     return new Set(rows.map((row) => row.id));
   }
 
-  async setProgress(ref: AttemptRef, progress: number): Promise<boolean> {
-    if (!isId(ref.id)) return false;
-    const result = await this.query("setProgress", this.statements.setProgress, [ref.id, ref.attempt, progress]);
+  async jobSetProgress({ id, attempt, progress }: AttemptRef & { progress: number }): Promise<boolean> {
+    if (!isId(id)) return false;
+    const result = await this.query("jobSetProgress", this.statements.setProgress, [id, attempt, progress]);
     return (result.rowCount ?? 0) > 0;
   }
 
-  async getJob(id: string): Promise<StoredJob | null> {
+  async jobGet({ id }: { id: string }): Promise<StoredJob | null> {
     if (!isId(id)) return null;
-    const rows = await this.rows<JobRow>("getJob", this.statements.getJob, [id]);
+    const rows = await this.rows<JobRow>("jobGet", this.statements.getJob, [id]);
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
-  async listJobs(query: ListQuery): Promise<StoredJob[]> {
-    if (query.afterId !== undefined && !isId(query.afterId)) {
-      throw new ValidationError("afterId", `must be a job id (got ${JSON.stringify(query.afterId)})`);
+  async jobList({ name, status, afterId, limit }: ListParams): Promise<StoredJob[]> {
+    if (afterId !== undefined && !isId(afterId)) {
+      throw new ValidationError("options.afterId", `is not an id of this store: ${JSON.stringify(afterId.slice(0, 100))}`);
     }
-    const rows = await this.rows<JobRow>("listJobs", this.statements.listJobs, [
-      query.name ?? null,
-      query.status ?? null,
-      query.afterId ?? null,
-      query.limit,
-    ]);
+    const rows = await this.rows<JobRow>("jobList", this.statements.listJobs, [name ?? null, status ?? null, afterId ?? null, limit]);
     return rows.map(toStoredJob);
   }
 
-  async countJobs(name?: string): Promise<Record<JobStatus, number>> {
-    const rows = await this.rows<{ status: JobStatus; n: string }>("countJobs", this.statements.countJobs, [name ?? null]);
+  async jobCountByStatus({ name }: { name?: string }): Promise<Record<JobStatus, number>> {
+    const rows = await this.rows<{ status: JobStatus; n: string }>("jobCountByStatus", this.statements.countJobs, [name ?? null]);
     const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
     for (const row of rows) counts[row.status] = Number(row.n);
     return counts;
   }
 
-  async deleteFinished(olderThanMs: number, limit: number): Promise<number> {
+  async jobDeleteFinished({ olderThanMs, limit }: { olderThanMs: number; limit: number }): Promise<number> {
     if (limit <= 0) return 0;
-    const result = await this.query("deleteFinished", this.statements.deleteFinished, [olderThanMs, limit]);
+    const result = await this.query("jobDeleteFinished", this.statements.deleteFinished, [olderThanMs, limit]);
     return result.rowCount ?? 0;
   }
 
-  async msUntilNextAvailable(names: string[]): Promise<number | null> {
+  async jobNextAvailableIn({ names }: { names: string[] }): Promise<number | null> {
     if (names.length === 0) return null;
-    const rows = await this.rows<{ ms: number }>("msUntilNextAvailable", this.statements.msUntilNextAvailable, [names]);
+    const rows = await this.rows<{ ms: number }>("jobNextAvailableIn", this.statements.msUntilNextAvailable, [names]);
     return rows[0]?.ms ?? null;
   }
 
-  async listen(names: string[], onWake: WakeListener, onError: (error: Error) => void): Promise<() => Promise<void>> {
+  async listen({ names, onWake, onError }: ListenParams): Promise<() => Promise<void>> {
     this.assertOpen();
     const listener = new Listener({
       // pg-pool keeps `password` non-enumerable (to stay out of logs), so a spread alone would drop it.
@@ -343,7 +315,7 @@ type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number]
  * Listings and counts are not, since their optional filters need a plan made for the actual values.
  */
 const PREPARED = [
-  "insertJob", "insertJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
+  "insertJob", "insertJobs", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
 ] as const;
 const UNPREPARED = ["listJobs", "countJobs"] as const;
@@ -359,35 +331,6 @@ function prepareStatements(q: string): Statements {
   return statements as Statements;
 }
 
-/** The one mapping from a row to a job. */
-function toStoredJob(row: JobRow): StoredJob {
-  const job: StoredJob = {
-    id: row.id,
-    name: row.name,
-    data: null,
-    status: row.status,
-    createdAt: row.created_at,
-    availableAt: row.available_at,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    finishedAt: row.finished_at,
-    attempts: Number(row.attempts),
-    crashes: Number(row.crashes),
-    result: row.result === null ? null : JSON.parse(row.result),
-    reason: row.reason,
-    label: row.label,
-    priority: Number(row.priority),
-    progress: row.progress,
-    errors: JSON.parse(row.errors) as JobAttemptError[],
-  };
-  try {
-    job.data = JSON.parse(row.data);
-  } catch (error) {
-    job.dataError = `stored payload is not valid JSON: ${(error as Error).message}`;
-  }
-  return job;
-}
-
 /** Driver errors become StoreError (cause kept); hewn's own errors pass through unchanged. */
 function wrap(error: unknown, operation: string): HewnError {
   if (error instanceof HewnError) return error;
@@ -395,11 +338,42 @@ function wrap(error: unknown, operation: string): HewnError {
   return new StoreError(`PostgreSQL ${operation} failed: ${message}`, { cause: error });
 }
 
-function asQueryable(tx: unknown): Queryable {
-  if (typeof tx === "object" && tx !== null && typeof (tx as { query?: unknown }).query === "function") {
-    return tx as Queryable;
+/**
+ * The client of the caller's open transaction. A pool, or a client outside a transaction, would store
+ * the job on its own (autocommitted), so a rollback would not take it back: both are refused. pg's own
+ * clients report their transaction status without a round trip; anything else that can run a query (an
+ * ORM's transaction, say) is asked once.
+ */
+async function transactionClient(tx: unknown): Promise<Queryable> {
+  const candidate = tx as Partial<Record<"query" | "connect" | "getTransactionStatus" | "totalCount", unknown>> | null;
+  if (typeof candidate !== "object" || candidate === null || typeof candidate.query !== "function") {
+    throw new ValidationError("options.tx", "must be the pg client your transaction runs on (the one that ran BEGIN)");
   }
-  throw new ValidationError("options.tx", "must be a pg client (an object with a query() method) inside BEGIN");
+  if (typeof candidate.totalCount === "number" && typeof candidate.connect === "function") {
+    throw new ValidationError("options.tx", "is a pg.Pool, which runs each query on any connection, outside your transaction; "
+      + "pass the client that ran BEGIN (const client = await pool.connect(); await client.query(\"BEGIN\"); …)");
+  }
+  const client = tx as Queryable;
+  let status: unknown;
+  if (typeof candidate.getTransactionStatus === "function") {
+    status = (candidate.getTransactionStatus as () => unknown).call(tx);
+  } else {
+    const result = await client.query({ text: sql.transactionStatus }).catch((error: unknown) => {
+      throw wrap(error, "checking options.tx");
+    });
+    status = (result.rows[0] as { in_transaction?: boolean } | undefined)?.in_transaction === true ? "T" : "I";
+  }
+  if (status === "E") throw new ValidationError("options.tx", "is inside a failed transaction: roll it back first");
+  if (status !== "T") {
+    throw new ValidationError("options.tx", "is not inside a transaction (run BEGIN on it first); "
+      + "outside one the job would be stored at once and a rollback could not take it back");
+  }
+  return client;
+}
+
+/** PostgreSQL text cannot hold NUL: it becomes U+FFFD in the text columns hewn writes (JSON escapes it instead). */
+function toText(text: string): string {
+  return text.includes("\u0000") ? text.replaceAll("\u0000", "\uFFFD") : text;
 }
 
 /** A value that can be a bigint id; anything else matches no job (rather than failing the cast in SQL). */

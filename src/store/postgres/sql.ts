@@ -1,9 +1,9 @@
 /**
  * Every SQL text of the PostgreSQL store. `q` is always the validated, already-quoted schema identifier:
  * it is the only thing ever spliced into SQL; every value is a bound parameter.
- * Statements are deliberately unnamed (not prepared): a named `RETURNING *` statement cached on a pooled
- * connection fails with "cached plan must not change result type" once a later migration adds a column,
- * and unnamed statements are planned with the actual parameters (so `$1 IS NULL` filters fold away).
+ * Hot statements are prepared by name once per connection (see PREPARED in postgres-store.ts), so
+ * every statement names its columns instead of `*`: a prepared statement's result shape must not change
+ * when a later migration adds a column.
  * @module
  */
 import { createHash } from "node:crypto";
@@ -146,18 +146,15 @@ const T_JOB_COLUMNS = JOB_COLUMNS.split(",").map((column) => `t.${column.trim()}
 /**
  * One job: the common case of `enqueue`. A plain VALUES insert plans faster than the unnest form.
  * The NOTIFY rides in the same statement, hence the same transaction: PostgreSQL delivers it only at
- * commit (never for a rollback). pg_notify is skipped for a job not yet due (polling finds it) and for
- * one stored already claimed by its enqueuer ($7, the lease: see NewJob.claimLeaseMs).
+ * commit (never for a rollback). pg_notify is skipped for a job not yet due (polling finds it).
  */
 export const insertJob = (q: string) => `
   WITH inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, started_at, attempts, priority, label)
-    VALUES ($1, $2::json, CASE WHEN $7::float8 IS NULL THEN 'enqueued' ELSE 'dequeued' END,
-            now() + coalesce($7::float8, $3::float8) * interval '1 millisecond',
-            CASE WHEN $7::float8 IS NOT NULL THEN now() END, ($7::float8 IS NOT NULL)::int, $4, $5)
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
+    VALUES ($1, $2::json, 'enqueued', now() + $3::float8 * interval '1 millisecond', $4, $5)
     RETURNING ${JOB_COLUMNS}
   )
-  SELECT inserted.*, CASE WHEN status = 'enqueued' AND available_at <= now() THEN pg_notify($6, name) END AS notified
+  SELECT inserted.*, CASE WHEN available_at <= now() THEN pg_notify($6, name) END AS notified
   FROM inserted`;
 
 /**
@@ -167,20 +164,33 @@ export const insertJob = (q: string) => `
  */
 export const insertJobs = (q: string) => `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $7::float8[])
-      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, claim_lease_ms, ord)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[])
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, ord)
   ), inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, started_at, attempts, priority, label)
-    SELECT name, data::json, CASE WHEN claim_lease_ms IS NULL THEN 'enqueued' ELSE 'dequeued' END,
-           now() + coalesce(claim_lease_ms, delay_ms) * interval '1 millisecond',
-           CASE WHEN claim_lease_ms IS NOT NULL THEN now() END, (claim_lease_ms IS NOT NULL)::int, priority, label
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
+    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label
     FROM input ORDER BY ord
     RETURNING ${JOB_COLUMNS}
   ), notified AS (
     SELECT count(pg_notify($6, name)) AS n
-    FROM (SELECT DISTINCT name FROM inserted WHERE status = 'enqueued' AND available_at <= now()) AS ready
+    FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
   )
   SELECT inserted.* FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
+
+/**
+ * Jobs stored already claimed by the process enqueueing them (Store.jobInsertClaimed): dequeued,
+ * attempt 1, leased for $3 ms. No NOTIFY: nobody else is to take them.
+ */
+export const insertClaimedJobs = (q: string) => `
+  INSERT INTO ${q}.jobs (name, data, status, available_at, started_at, attempts, priority, label)
+  SELECT name, data::json, 'dequeued', now() + lease_ms * interval '1 millisecond', now(), 1, priority, label
+  FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[])
+    WITH ORDINALITY AS i(name, data, lease_ms, priority, label, ord)
+  ORDER BY ord
+  RETURNING ${JOB_COLUMNS}`;
+
+/** Whether the session running it is inside a transaction block (its transaction began before this statement). */
+export const transactionStatus = "SELECT transaction_timestamp() <> statement_timestamp() AS in_transaction";
 
 /**
  * Completes the attempts in $4..$6 (fenced) and claims jobs for the requests in $1..$3, in ONE

@@ -24,8 +24,12 @@ export const MIGRATIONS: readonly Migration[] = [
  * The write lock is taken before the ledger is read, so of several processes migrating a fresh file at
  * once the first applies everything and the others then find nothing left to do. Versions in the ledger
  * that this code does not know (a newer hewn migrated the file) are left alone.
+ *
+ * A file that is already up to date is recognised without the write lock, so processes starting on a
+ * busy file do not queue behind its writers, and a read-only connection can open it.
  */
 export function applyMigrations(db: Database.Database, clock: () => number): number[] {
+  if (upToDate(db)) return [];
   const run = db.transaction((): number[] => {
     db.exec(sql.CREATE_MIGRATIONS_TABLE);
     const applied = new Set(db.prepare(sql.SELECT_MIGRATION_VERSIONS).pluck().all() as number[]);
@@ -40,4 +44,11 @@ export function applyMigrations(db: Database.Database, clock: () => number): num
     return done;
   });
   return run.immediate();
+}
+
+function upToDate(db: Database.Database): boolean {
+  const ledger = db.prepare(sql.MIGRATIONS_TABLE_EXISTS).pluck().get();
+  if (ledger === undefined) return false;
+  const applied = new Set(db.prepare(sql.SELECT_MIGRATION_VERSIONS).pluck().all() as number[]);
+  return MIGRATIONS.every((migration) => applied.has(migration.version));
 }

@@ -9,7 +9,8 @@
  * `synchronous = FULL` makes every commit durable across power loss, which users of a job queue assume.
  * (The busy timeout is set through the driver's `timeout` option, so it already applies to these.)
  */
-export const PRAGMAS: readonly string[] = ["journal_mode = WAL", "synchronous = FULL", "foreign_keys = ON"];
+export const WAL = "journal_mode = WAL";
+export const PRAGMAS: readonly string[] = [WAL, "synchronous = FULL", "foreign_keys = ON"];
 
 /**
  * The opt-in `durability: "fast"` mode: in WAL mode, NORMAL syncs at checkpoints instead of at every
@@ -32,6 +33,8 @@ CREATE TABLE IF NOT EXISTS hewn_migrations (
   name TEXT NOT NULL,
   applied_at INTEGER NOT NULL
 )`;
+
+export const MIGRATIONS_TABLE_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hewn_migrations'";
 
 export const SELECT_MIGRATION_VERSIONS = "SELECT version FROM hewn_migrations ORDER BY version";
 
@@ -96,11 +99,15 @@ CREATE INDEX hewn_jobs_runnable_priority ON hewn_jobs (name, priority DESC, avai
 
 // ---- Jobs ----------------------------------------------------------------------------------------
 
-/** @claimed = 1 stores the job already claimed by its enqueuer (see NewJob.claimLeaseMs). */
 export const INSERT_JOB = `
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
+VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label)
+RETURNING *`;
+
+/** A job stored already claimed by the process that enqueues it (Store.jobInsertClaimed): attempt 1, leased. */
+export const INSERT_CLAIMED_JOB = `
 INSERT INTO hewn_jobs (name, data, status, created_at, available_at, started_at, attempts, priority, label)
-VALUES (@name, @data, CASE WHEN @claimed THEN 'dequeued' ELSE 'enqueued' END, @now, @availableAt,
-        CASE WHEN @claimed THEN @now END, @claimed, @priority, @label)
+VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, 1, @priority, @label)
 RETURNING *`;
 
 /**

@@ -10,27 +10,33 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
-import { JOB_STATUSES, type JobAttemptError, type JobStatus } from "../../job.js";
+import { JOB_STATUSES, type JobStatus } from "../../job.js";
+import { toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
-  CancelItem,
+  CancelParams,
   ClaimRequest,
+  ClaimResult,
   CompleteItem,
   ExtendItem,
-  FailItem,
-  ListQuery,
+  FailParams,
+  ListParams,
+  ListenParams,
+  NewClaimedJob,
   NewJob,
+  ReleaseParams,
   Store,
   StoreCapabilities,
   StoredJob,
-  WakeListener,
 } from "../store.js";
 import { applyMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
 
 export interface SqliteStoreOptions {
-  /** The database file; created if missing. */
+  /** The database file (created if missing unless `readonly`), or `":memory:"` for a private in-memory database. */
   filename: string;
+  /** Open the file read-only: reads work, every write fails with a `StoreError`. */
+  readonly?: boolean;
   /** Epoch ms. Every time the store writes or compares comes from it. Default `Date.now`. */
   clock?: () => number;
   /** How long to wait for another connection's write lock before failing, in ms. Default 5000. */
@@ -44,32 +50,14 @@ export interface SqliteStoreOptions {
 type Handle = Database.Database;
 type Statement = Database.Statement<unknown[], unknown>;
 
-/** A `hewn_jobs` row as the driver returns it. */
-interface JobRow {
-  id: number;
-  name: string;
-  data: string;
-  status: JobStatus;
-  created_at: number;
-  available_at: number;
-  started_at: number | null;
-  ended_at: number | null;
-  finished_at: number | null;
-  attempts: number;
-  crashes: number;
-  result: string | null;
-  reason: string | null;
-  label: string | null;
-  priority: number;
-  progress: number | null;
-  errors: string;
-}
+/** A `hewn_jobs` row as this driver returns it: ids and times are plain numbers. */
+type SqliteJobRow = JobRow & { id: number };
 
 /** What the store keeps per connection, its own or a user's `tx` handle. */
 interface HandleCache {
   statements: Map<string, Statement>;
   /** On a handle already inside a transaction, better-sqlite3 makes this a SAVEPOINT: a failing batch leaves nothing behind. */
-  insert: Database.Transaction<(jobs: NewJob[]) => JobRow[]>;
+  insert: Database.Transaction<(jobs: NewJob[]) => SqliteJobRow[]>;
   /** Canonical path of the handle's file, for the same-file check of `tx`. */
   file: string;
 }
@@ -87,21 +75,24 @@ export class SqliteStore implements Store {
   private readonly pollers = new Set<NodeJS.Timeout>();
 
   /** Completions first, then claims: one write transaction, one commit (one fsync) for a worker's round. */
-  private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: JobRow[] }>;
+  private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: SqliteJobRow[] }>;
   /** Applies one fenced statement per item; returns the ids it changed. */
   private readonly fencedTx: Database.Transaction<(sqlText: string, params: Array<Record<string, unknown>>) => Set<string>>;
+  private readonly insertClaimedTx: Database.Transaction<(items: NewClaimedJob[]) => SqliteJobRow[]>;
 
   constructor(options: SqliteStoreOptions) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0 || busyTimeoutMs > 0x7fffffff) {
-      throw new ValidationError("options.busyTimeoutMs", `must be a non-negative integer, got ${busyTimeoutMs}`);
+      throw new ValidationError("options.sqlite.busyTimeout", `must be a non-negative integer, got ${busyTimeoutMs}`);
     }
     this.clock = options.clock ?? Date.now;
     this.onError = options.onError ?? ((error) => process.emitWarning(error));
     this.db = guard("open", () => {
-      const db = new Database(options.filename, { timeout: busyTimeoutMs });
+      const readonly = options.readonly === true;
+      const db = new Database(options.filename, { timeout: busyTimeoutMs, readonly, fileMustExist: readonly });
       try {
-        for (const pragma of sql.PRAGMAS) db.pragma(pragma);
+        // A read-only connection cannot switch the journal mode; the writers that created the file did.
+        for (const pragma of sql.PRAGMAS) if (!readonly || pragma !== sql.WAL) db.pragma(pragma);
         if (options.durability === "fast") db.pragma(sql.FAST_SYNCHRONOUS);
       } catch (error) {
         db.close();
@@ -120,12 +111,12 @@ export class SqliteStore implements Store {
       }
       const select = this.statement(this.db, sql.SELECT_CLAIMABLE).pluck();
       const claim = this.statement(this.db, sql.CLAIM_JOB);
-      const rows: JobRow[] = [];
+      const rows: SqliteJobRow[] = [];
       for (const { name, limit, leaseMs } of requests) {
         // LIMIT -1 means "no limit" to SQLite.
         if (!(limit > 0)) continue;
         for (const id of select.all({ name, now, limit }) as number[]) {
-          rows.push(claim.get({ id, now, leaseMs }) as JobRow);
+          rows.push(claim.get({ id, now, leaseMs }) as SqliteJobRow);
         }
       }
       return { completed, rows };
@@ -140,6 +131,13 @@ export class SqliteStore implements Store {
       }
       return applied;
     });
+
+    this.insertClaimedTx = this.db.transaction((items: NewClaimedJob[]) => {
+      const now = this.clock();
+      const statement = this.statement(this.db, sql.INSERT_CLAIMED_JOB);
+      return items.map(({ job: { name, data, priority, label }, leaseMs }) =>
+        statement.get({ name, data, priority, label, leaseMs, now }) as SqliteJobRow);
+    });
   }
 
   migrate(): Promise<void> {
@@ -149,18 +147,22 @@ export class SqliteStore implements Store {
   }
 
   /** Not async on purpose: the insert must happen before this returns, for a synchronous `db.transaction(fn)`. */
-  insertJobs(jobs: NewJob[], tx?: unknown): Promise<StoredJob[]> {
-    return this.settle("insertJobs", () => {
+  jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
+    return this.settle("jobInsertMany", () => {
       if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs).map(toStoredJob);
       const handle = this.checkTx(tx);
       return this.cache(handle).insert(jobs).map(toStoredJob);
     });
   }
 
+  jobInsertClaimed({ items }: { items: NewClaimedJob[] }): Promise<StoredJob[]> {
+    return this.settle("jobInsertClaimed", () => (items.length === 0 ? [] : this.insertClaimedTx.immediate(items).map(toStoredJob)));
+  }
+
   /**
-   * Calls `callback` once `tx` (a better-sqlite3 handle) is no longer inside a transaction, at once if it
-   * is not now. better-sqlite3 has no commit hook, so this polls on an unref'd timer. `close()` drops
-   * pending calls: a wake-up for a closed store has no one to reach.
+   * better-sqlite3 has no commit hook, so this polls `tx.inTransaction` on an unref'd timer (at once if
+   * it is not in a transaction now). `close()` drops pending calls: a wake-up for a closed store has no
+   * one to reach.
    */
   afterTransaction(tx: unknown, callback: () => void): void {
     const call = (): void => {
@@ -181,32 +183,24 @@ export class SqliteStore implements Store {
     this.pollers.add(poller);
   }
 
-  claimJobs(requests: ClaimRequest[]): Promise<StoredJob[]> {
-    return this.settle("claimJobs", () => (requests.length === 0 ? [] : this.claimTx.immediate([], requests).rows.map(toStoredJob)));
-  }
-
-  completeAndClaim(completions: CompleteItem[], requests: ClaimRequest[]): Promise<{ completed: Set<string>; claimed: StoredJob[] }> {
-    return this.settle("completeAndClaim", () => {
+  jobClaim({ requests, completions = [] }: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult> {
+    return this.settle("jobClaim", () => {
       if (completions.length === 0 && requests.length === 0) return { completed: new Set<string>(), claimed: [] };
       const { completed, rows } = this.claimTx.immediate(completions, requests);
       return { completed, claimed: rows.map(toStoredJob) };
     });
   }
 
-  completeJobs(items: CompleteItem[]): Promise<Set<string>> {
-    return this.fenced("completeJobs", sql.COMPLETE_JOB, items.map(({ id, attempt, result }) => ({ id, attempt, result })));
+  jobCompleteMany({ items }: { items: CompleteItem[] }): Promise<Set<string>> {
+    return this.fenced("jobCompleteMany", sql.COMPLETE_JOB, items.map(({ id, attempt, result }) => ({ id, attempt, result })));
   }
 
-  failJob(item: FailItem): Promise<StoredJob | null> {
-    return this.settle("failJob", () => {
-      const { id, attempt, reason, delayMs, errors } = item;
-      return this.one(sql.FAIL_JOB, { id, attempt, reason, delayMs, errors, now: this.clock() });
-    });
+  jobFail({ id, attempt, reason, delayMs, errors }: FailParams): Promise<StoredJob | null> {
+    return this.settle("jobFail", () => this.one(sql.FAIL_JOB, { id, attempt, reason, delayMs, errors, now: this.clock() }));
   }
 
-  cancelJob(item: CancelItem): Promise<StoredJob | null> {
-    return this.settle("cancelJob", () => {
-      const { id, attempt, reason, errors } = item;
+  jobCancel({ id, attempt, reason, errors }: CancelParams): Promise<StoredJob | null> {
+    return this.settle("jobCancel", () => {
       const now = this.clock();
       return attempt === null
         ? this.one(sql.CANCEL_JOB_ANY, { id, reason, errors, now })
@@ -214,43 +208,39 @@ export class SqliteStore implements Store {
     });
   }
 
-  extendLeases(items: ExtendItem[]): Promise<Set<string>> {
-    return this.fenced("extendLeases", sql.EXTEND_LEASE, items.map(({ id, attempt, leaseMs }) => ({ id, attempt, leaseMs })));
+  jobExtendLeases({ items }: { items: ExtendItem[] }): Promise<Set<string>> {
+    return this.fenced("jobExtendLeases", sql.EXTEND_LEASE, items.map(({ id, attempt, leaseMs }) => ({ id, attempt, leaseMs })));
   }
 
-  releaseJobs(items: AttemptRef[], reason: string, unstarted = false): Promise<Set<string>> {
+  jobRelease({ items, reason, unstarted }: ReleaseParams): Promise<Set<string>> {
     const undo = unstarted ? 1 : 0;
-    return this.fenced("releaseJobs", sql.RELEASE_JOB, items.map(({ id, attempt }) => ({ id, attempt, reason, undo })));
+    return this.fenced("jobRelease", sql.RELEASE_JOB, items.map(({ id, attempt }) => ({ id, attempt, reason, undo })));
   }
 
-  setProgress(ref: AttemptRef, progress: number): Promise<boolean> {
-    return this.settle("setProgress", () => {
-      const params = { id: ref.id, attempt: ref.attempt, progress };
-      return this.statement(this.db, sql.SET_PROGRESS).run(params).changes > 0;
-    });
+  jobSetProgress({ id, attempt, progress }: AttemptRef & { progress: number }): Promise<boolean> {
+    return this.settle("jobSetProgress", () => this.statement(this.db, sql.SET_PROGRESS).run({ id, attempt, progress }).changes > 0);
   }
 
-  getJob(id: string): Promise<StoredJob | null> {
-    return this.settle("getJob", () => {
-      const row = this.statement(this.db, sql.GET_JOB).get(id) as JobRow | undefined;
+  jobGet({ id }: { id: string }): Promise<StoredJob | null> {
+    return this.settle("jobGet", () => {
+      const row = this.statement(this.db, sql.GET_JOB).get(id) as SqliteJobRow | undefined;
       return row === undefined ? null : toStoredJob(row);
     });
   }
 
-  listJobs(query: ListQuery): Promise<StoredJob[]> {
-    return this.settle("listJobs", () => {
-      const { name, status, afterId } = query;
+  jobList({ name, status, afterId, limit }: ListParams): Promise<StoredJob[]> {
+    return this.settle("jobList", () => {
       const text = sql.listJobsSql({ name: name !== undefined, status: status !== undefined, afterId: afterId !== undefined });
-      const params: Record<string, unknown> = { limit: Math.max(0, query.limit) };
+      const params: Record<string, unknown> = { limit: Math.max(0, limit) };
       if (name !== undefined) params.name = name;
       if (status !== undefined) params.status = status;
       if (afterId !== undefined) params.afterId = afterId;
-      return (this.statement(this.db, text).all(params) as JobRow[]).map(toStoredJob);
+      return (this.statement(this.db, text).all(params) as SqliteJobRow[]).map(toStoredJob);
     });
   }
 
-  countJobs(name?: string): Promise<Record<JobStatus, number>> {
-    return this.settle("countJobs", () => {
+  jobCountByStatus({ name }: { name?: string }): Promise<Record<JobStatus, number>> {
+    return this.settle("jobCountByStatus", () => {
       const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
       const rows = (
         name === undefined
@@ -262,16 +252,16 @@ export class SqliteStore implements Store {
     });
   }
 
-  deleteFinished(olderThanMs: number, limit: number): Promise<number> {
-    return this.settle("deleteFinished", () => {
+  jobDeleteFinished({ olderThanMs, limit }: { olderThanMs: number; limit: number }): Promise<number> {
+    return this.settle("jobDeleteFinished", () => {
       if (!(limit > 0)) return 0;
       const cutoff = this.clock() - olderThanMs;
       return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff, limit }).changes;
     });
   }
 
-  msUntilNextAvailable(names: string[]): Promise<number | null> {
-    return this.settle("msUntilNextAvailable", () => {
+  jobNextAvailableIn({ names }: { names: string[] }): Promise<number | null> {
+    return this.settle("jobNextAvailableIn", () => {
       const next = this.statement(this.db, sql.NEXT_AVAILABLE_AT).pluck();
       let earliest: number | null = null;
       for (const name of new Set(names)) {
@@ -283,7 +273,7 @@ export class SqliteStore implements Store {
   }
 
   /** Other processes cannot reach this one: workers poll (see `capabilities`). */
-  listen(_names: string[], _onWake: WakeListener, _onError: (error: Error) => void): Promise<() => Promise<void>> {
+  listen(_params: ListenParams): Promise<() => Promise<void>> {
     return Promise.resolve(() => Promise.resolve());
   }
 
@@ -310,7 +300,7 @@ export class SqliteStore implements Store {
 
   /** A single-statement write returning the changed row: atomic on its own, no transaction needed. */
   private one(sqlText: string, params: Record<string, unknown>): StoredJob | null {
-    const row = this.statement(this.db, sqlText).get(params) as JobRow | undefined;
+    const row = this.statement(this.db, sqlText).get(params) as SqliteJobRow | undefined;
     return row === undefined ? null : toStoredJob(row);
   }
 
@@ -332,14 +322,8 @@ export class SqliteStore implements Store {
       const insert = db.transaction((jobs: NewJob[]) => {
         const now = this.clock();
         const statement = this.statement(db, sql.INSERT_JOB);
-        return jobs.map(
-          ({ name, data, delayMs, priority, label, claimLeaseMs }) =>
-            statement.get({
-              name, data, now, priority, label,
-              claimed: claimLeaseMs === null ? 0 : 1,
-              availableAt: now + (claimLeaseMs ?? delayMs),
-            }) as JobRow,
-        );
+        return jobs.map(({ name, data, delayMs, priority, label }) =>
+          statement.get({ name, data, now, delayMs, priority, label }) as SqliteJobRow);
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
       this.handles.set(db, cache);
@@ -385,50 +369,4 @@ function canonicalPath(file: string): string {
   } catch {
     return path.resolve(file);
   }
-}
-
-/** The only row → job mapping. Never throws: a corrupt column degrades to a null or empty value. */
-function toStoredJob(row: JobRow): StoredJob {
-  const job: StoredJob = {
-    id: String(row.id),
-    name: row.name,
-    data: null,
-    status: row.status,
-    createdAt: new Date(row.created_at),
-    availableAt: new Date(row.available_at),
-    startedAt: toDate(row.started_at),
-    endedAt: toDate(row.ended_at),
-    finishedAt: toDate(row.finished_at),
-    attempts: row.attempts,
-    crashes: row.crashes,
-    result: row.result === null ? null : parseOr(row.result, null),
-    reason: row.reason,
-    label: row.label,
-    priority: row.priority,
-    progress: row.progress,
-    errors: parseErrors(row.errors),
-  };
-  try {
-    job.data = JSON.parse(row.data) as unknown;
-  } catch (error) {
-    job.dataError = coerceError(error).message;
-  }
-  return job;
-}
-
-function toDate(ms: number | null): Date | null {
-  return ms === null ? null : new Date(ms);
-}
-
-function parseOr(text: string, fallback: unknown): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return fallback;
-  }
-}
-
-function parseErrors(text: string): JobAttemptError[] {
-  const errors = parseOr(text, []);
-  return Array.isArray(errors) ? (errors as JobAttemptError[]) : [];
 }

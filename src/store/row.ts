@@ -1,0 +1,90 @@
+/**
+ * The one mapping from a stored row to a job, shared by every store. Columns are snake_case in SQL and
+ * camelCase above the seam; this is the only place one becomes the other.
+ *
+ * One decode rule for every JSON column: a value that cannot be decoded never fails the read (one bad
+ * row must not hide every other job of a listing or a claim). A payload that cannot be decoded becomes
+ * `data: null` with `dataError` set, and the worker cancels such a job instead of running it; a result
+ * that cannot be decoded reads as `null`, and an error history as `[]`.
+ * @module
+ */
+import { coerceError } from "../errors.js";
+import type { JobAttemptError, JobStatus } from "../job.js";
+import type { StoredJob } from "./store.js";
+
+/** A time as a driver returns it: a `Date` (PostgreSQL timestamptz) or epoch ms (SQLite INTEGER). */
+type StoredTime = Date | number;
+
+/** A jobs row as a driver returns it. Integers may come as strings (PostgreSQL int8) or numbers. */
+export interface JobRow {
+  id: string | number;
+  name: string;
+  data: string;
+  status: JobStatus;
+  created_at: StoredTime;
+  available_at: StoredTime;
+  started_at: StoredTime | null;
+  ended_at: StoredTime | null;
+  finished_at: StoredTime | null;
+  attempts: number | string;
+  crashes: number | string;
+  result: string | null;
+  reason: string | null;
+  label: string | null;
+  priority: number | string;
+  progress: number | null;
+  errors: string;
+}
+
+/** The job a row holds. Never throws (see the module comment). */
+export function toStoredJob(row: JobRow): StoredJob {
+  const job: StoredJob = {
+    id: String(row.id),
+    name: row.name,
+    data: null,
+    status: row.status,
+    createdAt: toDate(row.created_at),
+    availableAt: toDate(row.available_at),
+    startedAt: toDateOrNull(row.started_at),
+    endedAt: toDateOrNull(row.ended_at),
+    finishedAt: toDateOrNull(row.finished_at),
+    attempts: Number(row.attempts),
+    crashes: Number(row.crashes),
+    result: row.result === null ? null : decodedOrNull(row.result),
+    reason: row.reason,
+    label: row.label,
+    priority: Number(row.priority),
+    progress: row.progress === null ? null : Number(row.progress),
+    errors: decodeErrors(row.errors),
+  };
+  const data = decode(row.data);
+  if ("error" in data) job.dataError = `stored payload is not valid JSON: ${data.error}`;
+  else job.data = data.value;
+  return job;
+}
+
+function toDate(value: StoredTime): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+function toDateOrNull(value: StoredTime | null): Date | null {
+  return value === null ? null : toDate(value);
+}
+
+function decode(text: string): { value: unknown } | { error: string } {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { error: coerceError(error).message };
+  }
+}
+
+function decodedOrNull(text: string): unknown {
+  const decoded = decode(text);
+  return "value" in decoded ? decoded.value : null;
+}
+
+function decodeErrors(text: string): JobAttemptError[] {
+  const decoded = decode(text);
+  return "value" in decoded && Array.isArray(decoded.value) ? (decoded.value as JobAttemptError[]) : [];
+}
