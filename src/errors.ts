@@ -3,12 +3,25 @@
  * @module
  */
 
+/**
+ * The stable, machine-readable code of every error hewn creates:
+ * - `validation`: bad input at a boundary ({@link ValidationError}); nothing was stored.
+ * - `job`: a handler's expected outcome ({@link JobError}).
+ * - `lease_lost`: a worker lost a job's lease ({@link LeaseLostError}).
+ * - `lifetime`: a handler outran its task's `lifetime` ({@link LifetimeExceededError}).
+ * - `shutdown`: the queue closed while a handler ran ({@link ShutdownError}).
+ * - `cancelled`: an operator cancelled a running job ({@link JobCancelledError}).
+ * - `store`: the database failed ({@link StoreError}).
+ * - `closed`: a call on a queue after `close()` ({@link QueueClosedError}).
+ */
+export type HewnErrorCode = "validation" | "job" | "lease_lost" | "lifetime" | "shutdown" | "cancelled" | "store" | "closed";
+
 /** Base class of every error hewn creates itself. */
 export class HewnError extends Error {
   /** A stable, machine-readable code. */
-  readonly code: string;
+  readonly code: HewnErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: HewnErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
@@ -80,6 +93,13 @@ export class LifetimeExceededError extends HewnError {
 export class ShutdownError extends HewnError {
   constructor(message = "queue is closing") {
     super("shutdown", message);
+  }
+}
+
+/** A call on a queue after `close()` was called (whatever the call: enqueue, get, list, define, start, …). */
+export class QueueClosedError extends HewnError {
+  constructor(call: string) {
+    super("closed", `queue.${call}(): the queue is closed`);
   }
 }
 

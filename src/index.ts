@@ -3,14 +3,15 @@
  * @packageDocumentation
  */
 export { Queue } from "./queue.js";
-export type { QueueOptions, EnqueueOptions, EnqueueItem, ListOptions, CloseOptions } from "./queue.js";
-export type { StoreSettings } from "./store/registry.js";
+export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, ListOptions, CloseOptions } from "./queue.js";
+export type { StoreSettings, TransactionHandle, PostgresTransaction, SqliteTransaction } from "./store/registry.js";
 export type { SqliteOptions } from "./store/sqlite/open.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
-  JobError, HewnError, ValidationError, LeaseLostError, LifetimeExceededError, ShutdownError, StoreError,
+  JobError, HewnError, ValidationError, LeaseLostError, LifetimeExceededError, ShutdownError, StoreError, QueueClosedError,
+  type HewnErrorCode,
 } from "./errors.js";
-export type { Job, JobStatus, Json, JobAttemptError } from "./job.js";
+export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError } from "./job.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
 export { TASK_DEFAULTS } from "./task.js";

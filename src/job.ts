@@ -7,6 +7,26 @@
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /**
+ * `T` itself where JSON keeps it as it is; the parts JSON would change or drop become `never`, so a
+ * payload or result holding a `Date`, a `BigInt`, a `Map`, a function or a class instance with methods is
+ * a compile error instead of a run-time `ValidationError`. Object properties that are `undefined` are
+ * allowed: JSON leaves them out, and so does hewn. Works with interfaces (unlike `Json`, which needs an
+ * index signature). `unknown` and `any` pass: such values are checked at run time, as is anything nested
+ * deeper than ten levels (the compiler's patience is finite).
+ */
+export type JsonCompatible<T, Depth extends number = 10> =
+  [Depth] extends [never] ? T
+  : unknown extends T ? T
+  : T extends string | number | boolean | null | void ? T
+  : T extends bigint | symbol | ((...args: never[]) => unknown) ? never
+  : T extends readonly unknown[] ? { [K in keyof T]: JsonCompatible<T[K], Shallower[Depth]> }
+  : T extends object ? { [K in keyof T]: T[K] extends undefined ? T[K] : JsonCompatible<T[K], Shallower[Depth]> }
+  : never;
+
+/** `Shallower[n]` is n − 1 (never below 0): the depth counter of {@link JsonCompatible}. */
+type Shallower = [never, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+
+/**
  * Where a job is in its life.
  *
  * - `enqueued`: waiting to run at `availableAt`.

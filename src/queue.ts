@@ -2,12 +2,12 @@
  * The queue: hewn's public entry point.
  * @module
  */
-import { HewnError, LeaseLostError, ValidationError, coerceError } from "./errors.js";
+import { LeaseLostError, QueueClosedError, ValidationError, coerceError } from "./errors.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
-import { JOB_STATUSES, type Job, type JobStatus, type Json } from "./job.js";
+import { JOB_STATUSES, type Job, type JobStatus, type Json, type JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
-import { STORE_NAMES, openStore, type StoreSettings } from "./store/registry.js";
+import { STORE_NAMES, openStore, type StoreSettings, type TransactionHandle } from "./store/registry.js";
 import type { Store, StoredJob } from "./store/store.js";
 import { resolveTask, type Handler, type Task, type TaskOptions } from "./task.js";
 import {
@@ -43,24 +43,34 @@ export interface QueueOptions extends StoreSettings {
 
 /** Options of {@link Queue.enqueue}. */
 export interface EnqueueOptions {
-  /** Run no earlier than this many ms from now. Default 0. */
+  /**
+   * Run no earlier than this many ms from now. Default 0. A delay in the past (negative) means now, so
+   * `delay: runAt - Date.now()` computed a moment too late still runs the job instead of failing.
+   */
   delay?: number;
   /** Among available jobs, higher runs first. An integer; default 0. */
   priority?: number;
   /** A free-form key stored with the job. */
   label?: string;
   /**
-   * Join the caller's open transaction: a `pg` client inside BEGIN (PostgreSQL), or a better-sqlite3
-   * handle on the same file with a transaction open (SQLite). Roll back and the job never existed;
-   * workers are woken only after commit.
+   * Join the caller's open transaction: the `pg` client that ran BEGIN (PostgreSQL; not the pool), or a
+   * better-sqlite3 handle on the same file with a transaction open (SQLite). Roll back and the job never
+   * existed; workers are woken only after commit. Inside better-sqlite3's synchronous
+   * `db.transaction(fn)`, use {@link Queue.enqueueSync} instead.
    */
-  tx?: unknown;
+  tx?: TransactionHandle;
+}
+
+/** Options of {@link Queue.enqueueSync}: `tx` is required. */
+export interface EnqueueSyncOptions extends EnqueueOptions {
+  tx: TransactionHandle;
 }
 
 /** One job of {@link Queue.enqueueMany}. */
 export interface EnqueueItem<Data = Json> {
   name: string;
   data?: Data;
+  /** As in {@link EnqueueOptions.delay}. */
   delay?: number;
   priority?: number;
   label?: string;
@@ -160,8 +170,12 @@ export class Queue {
    * after `start()`. Only processes that define a task run its jobs.
    * @throws ValidationError for a bad name or options, or a name defined twice.
    */
-  define<Data = Json, Result = unknown>(name: string, handler: Handler<Data, Result>, options?: TaskOptions<Data>): this {
-    this.#assertOpen();
+  define<Data = Json, Result = unknown>(
+    name: string,
+    handler: Handler<Data, Result & NoInfer<JsonCompatible<Result>>>,
+    options?: TaskOptions<Data>,
+  ): this {
+    this.#assertOpen("define");
     checkName(name);
     if (this.#tasks.has(name)) throw new ValidationError("name", `task "${name}" is already defined`);
     this.#tasks.set(name, resolveTask(name, handler, options as TaskOptions<unknown> | undefined));
@@ -170,19 +184,37 @@ export class Queue {
   }
 
   /**
-   * Stores a job. It runs once available, in whichever process defines its task and has started.
-   * `data` must be JSON-serialisable (plain objects, arrays, strings, finite numbers, booleans, null).
+   * Stores a job. It runs once available, in whichever process defines its task and has started; a job
+   * for a task that no process defines waits (enqueued) until one does.
+   * `data` must be JSON data (plain objects, arrays, strings, finite numbers, booleans, null); object
+   * properties that are `undefined` are left out, as JSON does. Default `{}`.
    * @returns the stored job.
    * @throws ValidationError for bad input; nothing is stored then.
    */
-  async enqueue<Data = Json>(name: string, data?: Data, options?: EnqueueOptions): Promise<Job<Data>> {
-    this.#assertOpen();
+  async enqueue<Data = Json>(name: string, data?: Data & NoInfer<JsonCompatible<Data>>, options?: EnqueueOptions): Promise<Job<Data>> {
+    this.#assertOpen("enqueue");
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label });
-    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as Job<Data>;
+    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as unknown as Job<Data>;
     const [stored] = await this.#enqueuer.many([job], given.tx);
-    return stored as Job<Data>;
+    return stored as unknown as Job<Data>;
+  }
+
+  /**
+   * Stores a job inside the caller's synchronous transaction and returns it at once: for better-sqlite3's
+   * `db.transaction(fn)`, which cannot await (SQLite only). The job is part of that transaction: it
+   * exists if and only if the transaction commits; bad input throws here, out of `fn`, so the
+   * transaction rolls back. This process's workers look for it once the transaction has ended.
+   * @throws ValidationError for bad input, a missing `tx`, or a store that cannot store synchronously.
+   */
+  enqueueSync<Data = Json>(name: string, data: (Data & NoInfer<JsonCompatible<Data>>) | undefined, options: EnqueueSyncOptions): Job<Data> {
+    this.#assertOpen("enqueueSync");
+    const given = checkOptionsObject(options, "options");
+    checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
+    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label });
+    const [stored] = this.#enqueuer.manySync([job], given.tx);
+    return stored as unknown as Job<Data>;
   }
 
   /**
@@ -191,12 +223,15 @@ export class Queue {
    * @returns the stored jobs, in the order given.
    * @throws ValidationError naming the first bad item; nothing is stored then.
    */
-  async enqueueMany<Data = Json>(items: EnqueueItem<Data>[], options?: { tx?: unknown }): Promise<Job<Data>[]> {
-    this.#assertOpen();
+  async enqueueMany<Data = Json>(
+    items: ReadonlyArray<EnqueueItem<Data & NoInfer<JsonCompatible<Data>>>>,
+    options?: { tx?: TransactionHandle },
+  ): Promise<Job<Data>[]> {
+    this.#assertOpen("enqueueMany");
     const jobs = this.#enqueuer.checkMany(items);
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ["tx"], "options");
-    return (await this.#enqueuer.many(jobs, given.tx)) as Job<Data>[];
+    return (await this.#enqueuer.many(jobs, given.tx)) as unknown as Job<Data>[];
   }
 
   /**
@@ -204,7 +239,7 @@ export class Queue {
    * they are claiming. Idempotent.
    */
   start(): Promise<void> {
-    this.#assertOpen();
+    this.#assertOpen("start");
     this.#starting ??= (async () => {
       this.#worker = new Worker({
         store: this.#store, tasks: this.#tasks, events: this.#events, report: this.#report, maxPayloadBytes: this.#maxPayloadBytes,
@@ -239,13 +274,18 @@ export class Queue {
     return this.#closing;
   }
 
-  /** The job with this id, or null if there is none (or retention deleted it). */
-  async get(id: string): Promise<Job | null> {
-    return (await this.#store.jobGet({ id: checkId(id) })) as Job | null;
+  /**
+   * The job with this id, or null if there is none (or retention deleted it). `Data` and `Result` type
+   * what you know the job holds; they are not checked.
+   */
+  async get<Data = Json, Result = Json>(id: string): Promise<Job<Data, Result> | null> {
+    this.#assertOpen("get");
+    return (await this.#store.jobGet({ id: checkId(id) })) as Job<Data, Result> | null;
   }
 
   /** Jobs in id order (oldest first), optionally filtered by task name and status. */
-  async list(options?: ListOptions): Promise<Job[]> {
+  async list<Data = Json, Result = Json>(options?: ListOptions): Promise<Job<Data, Result>[]> {
+    this.#assertOpen("list");
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ["name", "status", "limit", "afterId"], "options");
     if (given.name !== undefined) checkName(given.name, "options.name");
@@ -258,11 +298,12 @@ export class Queue {
       ...(given.status !== undefined && { status: given.status }),
       ...(given.afterId !== undefined && { afterId: checkId(given.afterId, "options.afterId") }),
     };
-    return (await this.#store.jobList(query)) as Job[];
+    return (await this.#store.jobList(query)) as Job<Data, Result>[];
   }
 
   /** How many jobs are in each status, optionally for one task. */
   async count(name?: string): Promise<Record<JobStatus, number>> {
+    this.#assertOpen("count");
     if (name !== undefined) checkName(name);
     return this.#store.jobCountByStatus(name === undefined ? {} : { name });
   }
@@ -274,7 +315,7 @@ export class Queue {
    * @returns true if this call cancelled the job; false if it does not exist or had already finished.
    */
   async cancel(id: string, reason: string): Promise<boolean> {
-    this.#assertOpen();
+    this.#assertOpen("cancel");
     const checkedId = checkId(id);
     if (typeof reason !== "string" || reason.length === 0) throw new ValidationError("reason", "must be a non-empty string");
     const row = await this.#store.jobCancel({ id: checkedId, attempt: null, reason, errors: null });
@@ -303,8 +344,8 @@ export class Queue {
     return this;
   }
 
-  #assertOpen(): void {
-    if (this.#closing) throw new HewnError("closed", "the queue is closed");
+  #assertOpen(call: string): void {
+    if (this.#closing) throw new QueueClosedError(call);
   }
 }
 

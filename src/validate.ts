@@ -32,9 +32,11 @@ export function checkName(name: unknown, field = "name"): string {
 
 /**
  * Serialises a payload or result to JSON text, rejecting anything that would not come back unchanged:
- * BigInt, functions, symbols, `undefined` (inside objects or arrays), non-finite numbers, cycles,
+ * BigInt, functions, symbols, `undefined` in arrays (or as the whole value), non-finite numbers, cycles,
  * class instances (Date, Map, Buffer, …: JSON would turn them into something else), lone surrogates,
- * and nesting deeper than {@link MAX_PAYLOAD_DEPTH}. Then enforces `maxBytes` on the UTF-8 size.
+ * and nesting deeper than {@link MAX_PAYLOAD_DEPTH}. Object properties that are `undefined` are left out,
+ * as JSON does (`{ imageUrl: body.imageUrl }` with no image is `{}`). Then enforces `maxBytes` on the
+ * UTF-8 size.
  */
 export function serializeJson(value: unknown, field: string, maxBytes: number): string {
   checkJsonValue(value, field, new Set(), 0);
@@ -71,8 +73,10 @@ function checkJsonValue(value: unknown, path: string, ancestors: Set<object>, de
       throw new ValidationError(path, `${describe(value)} is not a plain object; convert it to JSON-compatible data first`);
     }
     for (const key of Object.keys(value)) {
+      const property = (value as Record<string, unknown>)[key];
+      if (property === undefined) continue; // JSON.stringify leaves it out
       if (!key.isWellFormed()) throw new ValidationError(path, "has a key that is not well-formed Unicode");
-      checkJsonValue((value as Record<string, unknown>)[key], `${path}.${key}`, ancestors, depth + 1);
+      checkJsonValue(property, `${path}.${key}`, ancestors, depth + 1);
     }
   }
   ancestors.delete(value);

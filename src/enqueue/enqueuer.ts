@@ -98,6 +98,24 @@ export class Enqueuer {
     return stored;
   }
 
+  /**
+   * Stores checked jobs inside the caller's transaction `tx` before returning, for a synchronous
+   * transaction function (better-sqlite3's `db.transaction(fn)`), which cannot await. A throw here
+   * (bad input, wrong handle) propagates out of `fn`, so the caller's transaction rolls back.
+   */
+  manySync(jobs: NewJob[], tx: unknown): StoredJob[] {
+    const { store, onStored, onCommitted } = this.#deps;
+    if (!store.capabilities.synchronousInsert) {
+      throw new ValidationError("options.tx", "this store cannot store a job synchronously; use enqueue() and await it");
+    }
+    if (tx === undefined) throw new ValidationError("options.tx", "is required: the transaction to store the job in");
+    if (jobs.length === 0) return [];
+    const stored = store.jobInsertManySync({ jobs, tx });
+    onStored(stored);
+    store.afterTransaction(tx, onCommitted);
+    return stored;
+  }
+
   /** Stores checked jobs in one statement, inside the caller's transaction `tx` if given. */
   async many(jobs: NewJob[], tx: unknown): Promise<StoredJob[]> {
     const { store, onStored, onCommitted } = this.#deps;

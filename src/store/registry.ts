@@ -20,6 +20,25 @@ export interface StoreSettings {
   postgres?: PostgresOptions;
 }
 
+/**
+ * What `enqueue(…, { tx })` accepts: the handle your open transaction runs on. PostgreSQL: the `pg`
+ * client that ran BEGIN (or anything with pg's `query`). SQLite: your better-sqlite3 `Database` on the
+ * same file, with a transaction open.
+ */
+export type TransactionHandle = PostgresTransaction | SqliteTransaction;
+
+/** A `pg` client (or anything with pg's `query(config)`), inside BEGIN. */
+export interface PostgresTransaction {
+  query(...args: never[]): unknown;
+}
+
+/** A better-sqlite3 `Database`, described by what hewn uses of it. */
+export interface SqliteTransaction {
+  prepare(...args: never[]): unknown;
+  readonly inTransaction: boolean;
+  readonly name: string;
+}
+
 /** What every store's `open` receives. */
 export interface OpenStoreParams {
   url: string;

@@ -127,6 +127,11 @@ export interface StoreCapabilities {
    * store gains nothing from it.
    */
   readonly maxConcurrentRounds: number;
+  /**
+   * `jobInsertManySync` works: the store's driver is synchronous (better-sqlite3), so a job can be stored
+   * inside a synchronous transaction function such as better-sqlite3's `db.transaction(fn)`.
+   */
+  readonly synchronousInsert: boolean;
 }
 
 export interface Store {
@@ -142,6 +147,13 @@ export interface Store {
    * is a `ValidationError` on `options.tx`.
    */
   jobInsertMany(params: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]>;
+
+  /**
+   * `jobInsertMany` inside the caller's transaction, done by the time it returns: for a synchronous
+   * transaction function, which cannot await. Only where `capabilities.synchronousInsert`; elsewhere it
+   * throws.
+   */
+  jobInsertManySync(params: { jobs: NewJob[]; tx: unknown }): StoredJob[];
 
   /**
    * Inserts jobs already claimed by the calling process: `dequeued`, attempts 1, leased. The enqueuing

@@ -6,9 +6,11 @@ import { postgresHarness as harness } from "../harness/postgres.js";
 import { storeSuite } from "./store-suite.js";
 import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
+import { apiSuite } from "./api-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
 describe("postgres: store", { skip }, () => storeSuite(harness));
 describe("postgres: queue", { skip }, () => queueSuite(harness));
 describe("postgres: validation", { skip }, () => validationSuite(harness));
+describe("postgres: api", { skip }, () => apiSuite(harness));

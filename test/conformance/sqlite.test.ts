@@ -6,9 +6,11 @@ import { sqliteHarness as harness } from "../harness/sqlite.js";
 import { storeSuite } from "./store-suite.js";
 import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
+import { apiSuite } from "./api-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
 describe("sqlite: store", { skip }, () => storeSuite(harness));
 describe("sqlite: queue", { skip }, () => queueSuite(harness));
 describe("sqlite: validation", { skip }, () => validationSuite(harness));
+describe("sqlite: api", { skip }, () => apiSuite(harness));

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
-import { Queue, ValidationError, type TaskOptions } from "../../src/index.js";
+import { Queue, ValidationError, type TaskOptions, type TransactionHandle } from "../../src/index.js";
 import { setup, taskName } from "../helpers.js";
 
 function rejectsWith(field: string | RegExp) {
@@ -27,7 +27,6 @@ export function validationSuite(harness: StoreHarness): void {
       [circular, /^data\.self$/],
       [{ f: () => 1 }, /^data\.f$/],
       [{ s: Symbol("x") }, /^data\.s$/],
-      [{ u: undefined }, /^data\.u$/],
       [[1, undefined], /^data\[1\]$/],
       [{ x: Number.NaN }, /^data\.x$/],
       [{ x: Infinity }, /^data\.x$/],
@@ -40,7 +39,7 @@ export function validationSuite(harness: StoreHarness): void {
     for (const [data, field] of bad) {
       await assert.rejects(queue.enqueue("task", data), rejectsWith(field));
     }
-    await assert.rejects(queue.enqueueMany([{ name: "ok" }, { name: "ok", data: { n: 1n } }]), rejectsWith(/^items\[1\]\.data/));
+    await assert.rejects(queue.enqueueMany([{ name: "ok" }, { name: "ok", data: { n: 1n } as unknown }]), rejectsWith(/^items\[1\]\.data/));
     assert.deepEqual(await queue.count(), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
   });
 
@@ -59,7 +58,7 @@ export function validationSuite(harness: StoreHarness): void {
       [() => queue.enqueue("ok", {}, { priority: 1.5 }), "priority"],
       [() => queue.enqueue("ok", {}, { dealy: 5 } as unknown as object), "options.dealy"],
       [() => queue.enqueue("ok", {}, "fast" as unknown as object), "options"],
-      [() => queue.enqueue("ok", {}, { tx: { not: "a transaction" } }), "options.tx"],
+      [() => queue.enqueue("ok", {}, { tx: { not: "a transaction" } as unknown as TransactionHandle }), "options.tx"],
       [() => queue.enqueueMany("nope" as unknown as []), "items"],
       [() => queue.get(""), "id"],
       [() => queue.list({ status: "done" as "completed" }), "options.status"],

@@ -2,7 +2,7 @@
  * What the conformance suite needs from each store under test: a fresh, isolated place per test
  * (a new SQLite file, a new PostgreSQL schema), and a few raw-SQL levers to reach states quickly.
  */
-import type { QueueOptions } from "../../src/index.js";
+import type { QueueOptions, TransactionHandle } from "../../src/index.js";
 import type { Store } from "../../src/store/store.js";
 
 export interface StoreHarness {
@@ -32,7 +32,7 @@ export interface TestLocation {
    * separate better-sqlite3 handle on the same file), handing it the value to pass as `tx`, then
    * commits or rolls back.
    */
-  transaction(commit: boolean, fn: (tx: unknown) => Promise<void>): Promise<void>;
+  transaction(commit: boolean, fn: (tx: TransactionHandle) => Promise<void>): Promise<void>;
   /** Removes the file or schema and closes anything opened through this location. */
   drop(): Promise<void>;
 }

@@ -60,7 +60,9 @@ const TYPES: pg.CustomTypesConfig = {
 };
 
 export class PostgresStore implements Store {
-  readonly capabilities: StoreCapabilities = { crossProcessWakeups: true, defaultPollInterval: 1000, maxConcurrentRounds: 3 };
+  readonly capabilities: StoreCapabilities = {
+    crossProcessWakeups: true, defaultPollInterval: 1000, maxConcurrentRounds: 3, synchronousInsert: false,
+  };
 
   private readonly pool: pg.Pool;
   private readonly ownsPool: boolean;
@@ -99,7 +101,19 @@ export class PostgresStore implements Store {
   }
 
   async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
-    const client = tx == null ? undefined : await transactionClient(tx);
+    if (tx == null) return this.insertMany(jobs);
+    const client = await transactionClient(tx);
+    try {
+      return await this.insertMany(jobs, client);
+    } catch (error) {
+      // pg learns that a transaction failed only after the failing query's promise settled: the status
+      // checked above may still have said "in transaction".
+      if (pgCode(error) === FAILED_TRANSACTION) throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE, { cause: error });
+      throw error;
+    }
+  }
+
+  private async insertMany(jobs: NewJob[], client?: Queryable): Promise<StoredJob[]> {
     if (jobs.length === 0) return [];
     const [only] = jobs;
     if (jobs.length === 1 && only) {
@@ -115,6 +129,11 @@ export class PostgresStore implements Store {
       this.channel,
     ], client);
     return rows.map(toStoredJob);
+  }
+
+  /** Not possible: pg only queries asynchronously (see `capabilities.synchronousInsert`). */
+  jobInsertManySync(_params: { jobs: NewJob[]; tx: unknown }): StoredJob[] {
+    throw new ValidationError("options.tx", "PostgreSQL cannot store a job synchronously; use enqueue() and await it");
   }
 
   async jobInsertClaimed({ items }: { items: NewClaimedJob[] }): Promise<StoredJob[]> {
@@ -363,12 +382,23 @@ async function transactionClient(tx: unknown): Promise<Queryable> {
     });
     status = (result.rows[0] as { in_transaction?: boolean } | undefined)?.in_transaction === true ? "T" : "I";
   }
-  if (status === "E") throw new ValidationError("options.tx", "is inside a failed transaction: roll it back first");
+  if (status === "E") throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE);
   if (status !== "T") {
     throw new ValidationError("options.tx", "is not inside a transaction (run BEGIN on it first); "
       + "outside one the job would be stored at once and a rollback could not take it back");
   }
   return client;
+}
+
+/** SQLSTATE in_failed_sql_transaction: the transaction already failed and ignores commands until ROLLBACK. */
+const FAILED_TRANSACTION = "25P02";
+const FAILED_TRANSACTION_MESSAGE = "is inside a failed transaction: roll it back first";
+
+/** The SQLSTATE of a driver error (kept as the `cause` of our StoreError), if any. */
+function pgCode(error: unknown): string | undefined {
+  const cause = error instanceof StoreError ? error.cause : error;
+  const code = (cause as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
 }
 
 /** PostgreSQL text cannot hold NUL: it becomes U+FFFD in the text columns hewn writes (JSON escapes it instead). */

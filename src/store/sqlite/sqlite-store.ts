@@ -66,7 +66,9 @@ interface HandleCache {
 const TX_POLL_MS = 2;
 
 export class SqliteStore implements Store {
-  readonly capabilities: StoreCapabilities = { crossProcessWakeups: false, defaultPollInterval: 200, maxConcurrentRounds: 1 };
+  readonly capabilities: StoreCapabilities = {
+    crossProcessWakeups: false, defaultPollInterval: 200, maxConcurrentRounds: 1, synchronousInsert: true,
+  };
 
   private readonly db: Handle;
   private readonly clock: () => number;
@@ -146,13 +148,15 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Not async on purpose: the insert must happen before this returns, for a synchronous `db.transaction(fn)`. */
   jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     return this.settle("jobInsertMany", () => {
       if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs).map(toStoredJob);
-      const handle = this.checkTx(tx);
-      return this.cache(handle).insert(jobs).map(toStoredJob);
+      return this.insertInto(tx, jobs);
     });
+  }
+
+  jobInsertManySync({ jobs, tx }: { jobs: NewJob[]; tx: unknown }): StoredJob[] {
+    return guard("jobInsertManySync", () => this.insertInto(tx, jobs));
   }
 
   jobInsertClaimed({ items }: { items: NewClaimedJob[] }): Promise<StoredJob[]> {
@@ -329,6 +333,12 @@ export class SqliteStore implements Store {
       this.handles.set(db, cache);
     }
     return cache;
+  }
+
+  /** Inside the user's transaction: a SAVEPOINT, so a failing batch leaves nothing behind in it. */
+  private insertInto(tx: unknown, jobs: NewJob[]): StoredJob[] {
+    const handle = this.checkTx(tx);
+    return this.cache(handle).insert(jobs).map(toStoredJob);
   }
 
   /** A `tx` must be a better-sqlite3 handle on this store's file, inside a transaction the caller opened. */
