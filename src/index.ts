@@ -15,5 +15,5 @@ export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
 export { TASK_DEFAULTS } from "./task.js";
 export type { QueueEvents } from "./events.js";
-export type { ErrorContext, ErrorSource } from "./worker/report.js";
+export type { ErrorContext, ErrorSource } from "./report.js";
 export { backoffDelay, type BackoffPolicy } from "./backoff.js";

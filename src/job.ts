@@ -20,12 +20,6 @@ export type JobStatus = "enqueued" | "dequeued" | "completed" | "failed" | "canc
 /** Every status, in life-cycle order. */
 export const JOB_STATUSES: readonly JobStatus[] = ["enqueued", "dequeued", "completed", "failed", "cancelled"];
 
-/** Statuses a worker may claim from (a `dequeued` job only once its lease has expired). */
-export const RUNNABLE_STATUSES: readonly JobStatus[] = ["enqueued", "failed", "dequeued"];
-
-/** Statuses nothing ever leaves. */
-export const TERMINAL_STATUSES: readonly JobStatus[] = ["completed", "cancelled"];
-
 /** One failed attempt, as kept in {@link Job.errors}. */
 export interface JobAttemptError {
   /** The attempt (claim number) that failed. */

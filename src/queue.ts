@@ -14,7 +14,7 @@ import {
   DEFAULT_MAX_PAYLOAD_BYTES, MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName,
   checkOptionsObject, describe,
 } from "./validate.js";
-import type { ErrorContext, ErrorReporter } from "./worker/report.js";
+import type { ErrorContext, ErrorReporter } from "./report.js";
 import { Worker } from "./worker/worker.js";
 
 /**

@@ -6,7 +6,7 @@
 import { coerceError } from "../errors.js";
 import type { QueueEvents, TypedEmitter } from "../events.js";
 import type { Store } from "../store/store.js";
-import type { ErrorReporter } from "../worker/report.js";
+import type { ErrorReporter } from "../report.js";
 
 /** Rows deleted per statement, so one sweep never holds long locks. */
 const DELETE_BATCH = 1000;

@@ -19,6 +19,12 @@
  */
 import type { Job, JobStatus } from "../job.js";
 
+/**
+ * The most items hewn puts in one batched call (inserts, completions): keeps statements and their
+ * parameter arrays moderate. Callers split larger batches; stores may rely on it.
+ */
+export const MAX_BATCH = 1000;
+
 /** A job as the store returns it: `data` and `result` parsed, plus a note if the payload could not be decoded. */
 export interface StoredJob extends Job<unknown, unknown> {
   /** Set when the stored payload is not valid JSON; `data` is then `null`. Such a job is cancelled, never run. */

@@ -7,16 +7,13 @@
  * completer writes them itself: every completion requested while one write is in flight goes into the next.
  * @module
  */
-import type { CompleteItem, Store } from "../store/store.js";
+import { MAX_BATCH, type CompleteItem, type Store } from "../store/store.js";
 
 export interface PendingCompletion {
   readonly item: CompleteItem;
   resolve(applied: boolean): void;
   reject(error: unknown): void;
 }
-
-/** Upper bound on one write, to keep statements and their parameter arrays reasonable. */
-const MAX_BATCH = 1000;
 
 export class Completer {
   readonly #store: Store;

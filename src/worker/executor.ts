@@ -10,13 +10,14 @@
 import { backoffDelay } from "../backoff.js";
 import { LeaseLostError, LifetimeExceededError, ShutdownError, coerceError, findJobError } from "../errors.js";
 import type { QueueEvents, TypedEmitter } from "../events.js";
+import { RetryBackoff } from "../retry-backoff.js";
 import { MAX_KEPT_ERRORS, type Job, type JobAttemptError } from "../job.js";
 import type { StoredJob, Store } from "../store/store.js";
 import type { JobContext, RunningJob, Task } from "../task.js";
 import { checkDuration, serializeJson } from "../validate.js";
 import type { Completer } from "./completer.js";
 import type { Heartbeat, TrackedLease } from "./heartbeat.js";
-import type { ErrorReporter } from "./report.js";
+import type { ErrorReporter } from "../report.js";
 
 /** What an attempt needs from its worker. */
 export interface ExecutorDeps {
@@ -39,9 +40,6 @@ type HandlerOutcome = { ok: true; value: unknown } | { ok: false; error: Error }
 const MAX_REASON_LENGTH = 2000;
 /** After `lifetime` aborted its signal, how long a handler gets to settle before it is abandoned. */
 const ABANDON_AFTER_MS = 1000;
-/** Backoff between retries of an outcome write that failed with a store error. */
-const WRITE_RETRY_MIN_MS = 100;
-const WRITE_RETRY_MAX_MS = 5000;
 
 /** One attempt of a job in this process. */
 export class Attempt {
@@ -292,7 +290,7 @@ export class Attempt {
    * row is read back and `landed` decides.
    */
   async #write(what: string, write: () => Promise<boolean>, landed: (row: StoredJob) => boolean): Promise<boolean> {
-    let delay = WRITE_RETRY_MIN_MS;
+    const backoff = new RetryBackoff();
     for (let tries = 0; ; tries++) {
       if (this.#state !== "running") return false;
       try {
@@ -305,13 +303,13 @@ export class Attempt {
         return false;
       } catch (thrown) {
         this.#deps.report(coerceError(thrown), { source: "outcome", job: this.job });
+        const delay = backoff.next();
         if (performance.now() + delay >= this.lease.expiresAt) {
           this.loseLease(new LeaseLostError(this.job.id, this.attempt,
             `${what} could not be written before the lease ran out; the job will run again`));
           return false;
         }
         await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, WRITE_RETRY_MAX_MS);
       }
     }
   }

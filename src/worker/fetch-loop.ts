@@ -22,9 +22,10 @@
  * @module
  */
 import { coerceError } from "../errors.js";
+import { RetryBackoff } from "../retry-backoff.js";
 import type { ClaimRequest, Store, StoredJob } from "../store/store.js";
 import { Completer } from "./completer.js";
-import type { ErrorReporter } from "./report.js";
+import type { ErrorReporter } from "../report.js";
 
 export interface FetchLoopDeps {
   readonly store: Store;
@@ -41,8 +42,6 @@ export interface FetchLoopDeps {
   readonly report: ErrorReporter;
 }
 
-const ERROR_BACKOFF_MIN_MS = 100;
-const ERROR_BACKOFF_MAX_MS = 5000;
 /** Idle time when the store says a job is due but the claim got none (another process holds its lock). */
 const CONTENDED_SLEEP_MS = 5;
 
@@ -57,7 +56,7 @@ export class FetchLoop {
   #wakes = 0;
   #pumpScheduled = false;
   #timer: NodeJS.Timeout | undefined;
-  #errorBackoff = ERROR_BACKOFF_MIN_MS;
+  readonly #errorBackoff = new RetryBackoff();
 
   constructor(deps: FetchLoopDeps, maxRounds: number) {
     this.#deps = deps;
@@ -138,12 +137,11 @@ export class FetchLoop {
       // The attempts retry their completions (and report the error themselves).
       Completer.fail(completions, thrown);
       this.#deps.report(coerceError(thrown), { source: "claim" });
-      this.#goIdle(this.#errorBackoff);
-      this.#errorBackoff = Math.min(this.#errorBackoff * 2, ERROR_BACKOFF_MAX_MS);
+      this.#goIdle(this.#errorBackoff.next());
       return;
     }
     this.#reserve(requests, -1);
-    this.#errorBackoff = ERROR_BACKOFF_MIN_MS;
+    this.#errorBackoff.reset();
     this.#deps.onClaimed(claimed, grantedAt);
     const claimedAll = requests.every((request) => countNamed(claimed, request.name) >= request.limit);
     // Claimed everything asked for: there may be more waiting. Woken meanwhile: something changed.

@@ -25,7 +25,7 @@ import { Completer } from "./completer.js";
 import { Attempt, type ExecutorDeps } from "./executor.js";
 import { FetchLoop } from "./fetch-loop.js";
 import { Heartbeat } from "./heartbeat.js";
-import type { ErrorReporter } from "./report.js";
+import type { ErrorReporter } from "../report.js";
 
 export interface WorkerDeps {
   readonly store: Store;

@@ -2,7 +2,7 @@
  * Where background errors go. Every loop and every attempt reports through one function, so none is swallowed.
  * @module
  */
-import type { Job } from "../job.js";
+import type { Job } from "./job.js";
 
 /** Which part of hewn met the error. */
 export type ErrorSource =
