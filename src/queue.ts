@@ -2,11 +2,13 @@
  * The queue: hewn's public entry point.
  * @module
  */
+import { systemClock, type Clock } from "./clock.js";
 import { HewnError, LeaseLostError, ValidationError, coerceError } from "./errors.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import { JOB_STATUSES, type Job, type JobStatus, type Json } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
+import type { Service, ServiceDeps } from "./maintenance/service.js";
 import { STORE_NAMES, openStore, type StoreSettings } from "./store/registry.js";
 import type { Store, StoredJob } from "./store/store.js";
 import { resolveTask, type Handler, type Task, type TaskOptions } from "./task.js";
@@ -104,8 +106,11 @@ export class Queue {
   readonly #maxPayloadBytes: number;
   readonly #removeAfter: number | undefined;
   readonly #enqueuer: Enqueuer;
+  /** The one clock of the queue's background services. */
+  readonly #clock: Clock = systemClock;
   #worker: Worker | undefined;
-  #retention: Retention | undefined;
+  /** Maintenance services, running while the workers do. */
+  #services: Service[] = [];
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -211,10 +216,8 @@ export class Queue {
       });
       await this.#worker.start();
       this.#enqueuer.directClaims = this.#worker;
-      if (this.#removeAfter !== undefined) {
-        this.#retention = new Retention(this.#store, this.#removeAfter, this.#events, this.#report);
-        this.#retention.start();
-      }
+      this.#services = this.#maintenance({ store: this.#store, events: this.#events, clock: this.#clock, report: this.#report });
+      for (const service of this.#services) service.start();
     })();
     return this.#starting;
   }
@@ -230,7 +233,7 @@ export class Queue {
       const grace = given.grace === undefined ? DEFAULT_GRACE_MS : checkDuration(given.grace, "options.grace", { min: 0, max: MAX_DELAY_MS });
       try {
         await this.#starting?.catch(() => undefined);
-        await this.#retention?.stop();
+        await Promise.all(this.#services.map((service) => service.stop()));
         await this.#worker?.close(grace);
       } finally {
         await this.#store.close();
@@ -301,6 +304,13 @@ export class Queue {
   off<K extends keyof QueueEvents>(event: K, listener: (payload: QueueEvents[K]) => void): this {
     this.#events.off(event, listener);
     return this;
+  }
+
+  /** The maintenance services this queue runs (each a line). */
+  #maintenance(deps: ServiceDeps): Service[] {
+    return [
+      ...(this.#removeAfter !== undefined ? [new Retention(deps, this.#removeAfter)] : []),
+    ];
   }
 
   #assertOpen(): void {
