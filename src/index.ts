@@ -8,7 +8,7 @@ export type { StoreSettings } from "./store/registry.js";
 export type { SqliteOptions } from "./store/sqlite/open.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
-  JobError, HewnError, ValidationError, LeaseLostError, LifetimeExceededError, ShutdownError, StoreError,
+  JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
 } from "./errors.js";
 export type { Job, JobStatus, Json, JobAttemptError } from "./job.js";
 export { JOB_STATUSES } from "./job.js";

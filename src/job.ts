@@ -28,6 +28,12 @@ export interface JobAttemptError {
   at: string;
   /** The error's message, or the `JobError` reason. */
   message: string;
+  /**
+   * The error's stack, cut to its first 2 000 characters, for errors a handler threw (or that ended it:
+   * a lifetime exceeded, a result that would not serialise, a payload that failed validation). Absent for
+   * a `JobError`, which is an expected outcome.
+   */
+  stack?: string;
 }
 
 /** How many past attempt errors a job keeps; older ones are dropped. */

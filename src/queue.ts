@@ -3,7 +3,7 @@
  * @module
  */
 import { systemClock, type Clock } from "./clock.js";
-import { HewnError, LeaseLostError, ValidationError, coerceError } from "./errors.js";
+import { HewnError, ValidationError, coerceError } from "./errors.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import { JOB_STATUSES, type Job, type JobStatus, type Json } from "./job.js";
@@ -271,9 +271,10 @@ export class Queue {
   }
 
   /**
-   * Cancels a job that has not finished, with `reason`. A job running in some worker is cancelled too:
-   * that worker's outcome will not be written, and its handler's signal aborts (at once in this
-   * process; at its next lease renewal elsewhere).
+   * Cancels a job that has not finished, with `reason`, and emits `job:cancel` once. A job running in
+   * some worker is cancelled too: that worker's outcome will not be written, and its handler's signal
+   * aborts — at once in this process, with a `JobCancelledError` and nothing reported; in another
+   * process at its next lease renewal, as a lost lease.
    * @returns true if this call cancelled the job; false if it does not exist or had already finished.
    */
   async cancel(id: string, reason: string): Promise<boolean> {
@@ -282,8 +283,7 @@ export class Queue {
     if (typeof reason !== "string" || reason.length === 0) throw new ValidationError("reason", "must be a non-empty string");
     const row = await this.#store.jobCancel({ id: checkedId, attempt: null, reason, errors: null });
     if (!row) return false;
-    const running = this.#worker?.attemptOf(checkedId);
-    running?.loseLease(new LeaseLostError(checkedId, running.attempt, `cancelled: ${reason}`));
+    this.#worker?.cancel(checkedId, reason);
     this.#events.emit("job:cancel", { job: row, reason });
     return true;
   }

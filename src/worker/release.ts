@@ -1,0 +1,84 @@
+/**
+ * Handing jobs back. The attempts this process gives up are released in one fenced write per call
+ * (`Store.jobRelease`), and announced, for one of two reasons:
+ * - shutdown (`close`): buffered jobs that never started, then, after the grace period, running ones
+ *   (their handlers' signals abort). Announced as `job:release`.
+ * - isolation: a suspect needs the process to itself (isolation.ts), so jobs claimed but never started go
+ *   back. Announced as `job:unclaim`.
+ * Either way the job keeps its place in line (the store puts `availableAt` back where it was when the job
+ * was claimed), and a job that never started has its claim undone (its attempt is not counted). Each
+ * attempt is released at most once (`Attempt.release` guards it), so none is announced twice.
+ * @module
+ */
+import { coerceError } from "../errors.js";
+import type { QueueEvents, TypedEmitter } from "../events.js";
+import type { ErrorReporter } from "../report.js";
+import type { Store } from "../store/store.js";
+import type { Attempt } from "./attempt.js";
+
+export type ReleaseCause = "shutdown" | "isolation";
+
+const REASONS: Record<ReleaseCause, string> = {
+  shutdown: "released: the worker shut down before the handler finished",
+  isolation: "released unstarted: a job that crashed before had to run alone in this process",
+};
+
+export interface ReleasesDeps {
+  readonly store: Store;
+  readonly events: TypedEmitter<QueueEvents>;
+  readonly report: ErrorReporter;
+  /** The attempt is over (handed back, or its write failed and its lease will expire instead). */
+  readonly onReleased: (attempt: Attempt) => void;
+  /** A release write has landed (or failed). */
+  readonly onLanded: () => void;
+}
+
+export class Releases {
+  readonly #deps: ReleasesDeps;
+  #inFlight = 0;
+
+  constructor(deps: ReleasesDeps) {
+    this.#deps = deps;
+  }
+
+  /** Whether release writes are on their way to the store. */
+  get inFlight(): boolean {
+    return this.#inFlight > 0;
+  }
+
+  /** Hands `attempts` back (those not already over) and aborts their handlers if running. */
+  async release(attempts: Attempt[], cause: ReleaseCause): Promise<void> {
+    const released = attempts.filter((attempt) => attempt.release());
+    // Lost or cancelled while waiting to start: nothing to hand back, and they will never start.
+    for (const attempt of attempts) if (!attempt.started && !released.includes(attempt)) this.#deps.onReleased(attempt);
+    if (released.length === 0) return;
+    this.#inFlight++;
+    try {
+      await Promise.all([
+        this.#write(released.filter((attempt) => !attempt.started), cause, true),
+        this.#write(released.filter((attempt) => attempt.started), cause, false),
+      ]);
+    } finally {
+      this.#inFlight--;
+      for (const attempt of released) this.#deps.onReleased(attempt);
+      this.#deps.onLanded();
+    }
+  }
+
+  async #write(attempts: Attempt[], cause: ReleaseCause, unstarted: boolean): Promise<void> {
+    if (attempts.length === 0) return;
+    const { store, events, report } = this.#deps;
+    try {
+      const ids = await store.jobRelease({
+        items: attempts.map((attempt) => ({ id: attempt.job.id, attempt: attempt.attempt })),
+        reason: REASONS[cause],
+        unstarted,
+      });
+      const event = cause === "shutdown" ? "job:release" : "job:unclaim";
+      for (const attempt of attempts) if (ids.has(attempt.job.id)) events.emit(event, { job: attempt.job });
+    } catch (thrown) {
+      // Not fatal: these jobs become claimable anyway once their leases expire.
+      report(coerceError(thrown), { source: "release" });
+    }
+  }
+}
