@@ -24,17 +24,23 @@ export const JOB_STATUSES: readonly JobStatus[] = ["enqueued", "dequeued", "comp
 export interface JobAttemptError {
   /** The attempt (claim number) that failed. */
   attempt: number;
-  /** When it failed. ISO 8601. */
+  /** When it failed (for a crash: when a claim found it crashed). ISO 8601. */
   at: string;
-  /** The error's message, or the `JobError` reason. */
+  /**
+   * The error's message, or the `JobError` reason. An attempt that ended with no outcome at all (a crash,
+   * counted in `crashes`: its worker died or stalled) reads {@link CRASH_MESSAGE}.
+   */
   message: string;
   /**
    * The error's stack, cut to its first 2 000 characters, for errors a handler threw (or that ended it:
    * a lifetime exceeded, a result that would not serialise, a payload that failed validation). Absent for
-   * a `JobError`, which is an expected outcome.
+   * a `JobError`, which is an expected outcome, and for crashes.
    */
   stack?: string;
 }
+
+/** The message of an entry in {@link Job.errors} that records a crash. */
+export const CRASH_MESSAGE = "worker lost: the lease expired with no outcome";
 
 /** How many past attempt errors a job keeps; older ones are dropped. */
 export const MAX_KEPT_ERRORS = 10;
@@ -74,6 +80,6 @@ export interface Job<Data = Json, Result = Json> {
   priority: number;
   /** Progress the handler reported (any number it chose, typically 0..1). */
   progress: number | null;
-  /** The latest failed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
+  /** The latest failed or crashed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
   errors: JobAttemptError[];
 }
