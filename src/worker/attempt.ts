@@ -7,8 +7,8 @@
  *
  * An attempt ends in exactly one way. Besides its own end (`done`), three things can end it from outside,
  * each once and each with its own reason on the handler's signal:
- * - `lost`: the lease is gone (another worker took the job, or a write could not land in time). Reported
- *   to `onError` and emitted as `job:lease-lost`.
+ * - `lost`: the lease is gone (another worker took the job, an operator in another process cancelled it, or
+ *   a write could not land in time). Reported to `onError` and emitted as `job:lease-lost`.
  * - `released`: the worker hands the job back (shutdown, or to let a suspect run alone). The caller
  *   writes the release; the signal aborts with a `ShutdownError`.
  * - `cancelled`: an operator cancelled the job (`queue.cancel`). Nothing is reported here: the cancel is
@@ -43,7 +43,7 @@ export interface AttemptDeps {
 type AttemptState = "live" | "done" | "lost" | "released" | "cancelled";
 
 /** After `lifetime` aborted its signal, how long a handler gets to settle before it is abandoned. */
-export const ABANDON_AFTER_MS = 1000;
+const ABANDON_AFTER_MS = 1000;
 
 export class Attempt {
   readonly job: StoredJob;

@@ -35,7 +35,7 @@ export interface ReleasesDeps {
 
 export class Releases {
   readonly #deps: ReleasesDeps;
-  #inFlight = 0;
+  readonly #inFlight = new Set<Promise<void>>();
 
   constructor(deps: ReleasesDeps) {
     this.#deps = deps;
@@ -43,29 +43,38 @@ export class Releases {
 
   /** Whether release writes are on their way to the store. */
   get inFlight(): boolean {
-    return this.#inFlight > 0;
+    return this.#inFlight.size > 0;
+  }
+
+  /** Resolves once no release write is on its way (the worker waits for this before the store closes). */
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
   /** Hands `attempts` back (those not already over) and aborts their handlers if running. */
   async release(attempts: Attempt[], cause: ReleaseCause): Promise<void> {
     const released = attempts.filter((attempt) => attempt.release());
     // Lost or cancelled while waiting to start: nothing to hand back, and they will never start.
-    for (const attempt of attempts) if (!attempt.started && !released.includes(attempt)) this.#deps.onReleased(attempt);
+    for (const attempt of attempts) if (!attempt.started && !attempt.live && !released.includes(attempt)) this.#deps.onReleased(attempt);
     if (released.length === 0) return;
-    this.#inFlight++;
-    try {
-      await Promise.all([
-        this.#write(released.filter((attempt) => !attempt.started), cause, true),
-        this.#write(released.filter((attempt) => attempt.started), cause, false),
-      ]);
-    } finally {
-      this.#inFlight--;
+    const writing = this.#write(released, cause).finally(() => {
+      this.#inFlight.delete(writing);
       for (const attempt of released) this.#deps.onReleased(attempt);
       this.#deps.onLanded();
-    }
+    });
+    this.#inFlight.add(writing);
+    await writing;
   }
 
-  async #write(attempts: Attempt[], cause: ReleaseCause, unstarted: boolean): Promise<void> {
+  /** One fenced write for the attempts that never started (their claims undone), one for the others. */
+  async #write(released: Attempt[], cause: ReleaseCause): Promise<void> {
+    await Promise.all([
+      this.#writeSome(released.filter((attempt) => !attempt.started), cause, true),
+      this.#writeSome(released.filter((attempt) => attempt.started), cause, false),
+    ]);
+  }
+
+  async #writeSome(attempts: Attempt[], cause: ReleaseCause, unstarted: boolean): Promise<void> {
     if (attempts.length === 0) return;
     const { store, events, report } = this.#deps;
     try {

@@ -138,6 +138,7 @@ export class Worker implements DirectClaimSource {
     this.#isolation.close();
     await this.#loop.stop();
     await this.#stopListening?.().catch((error: unknown) => this.#deps.report(coerceError(error), { source: "listen" }));
+    // Every attempt not started yet (buffered, a suspect waiting its turn) goes back at once; the buffer is done with.
     this.#slots.takeBuffered();
     await this.#releases.release([...this.#attempts.values()].filter((attempt) => !attempt.started), "shutdown");
     if (this.#attempts.size > 0) {
@@ -148,6 +149,8 @@ export class Worker implements DirectClaimSource {
       clearTimeout(timer);
       await this.#releases.release([...this.#attempts.values()], "shutdown");
     }
+    // Hand-backs still on their way (for isolation, or of a direct claim that landed late) must land before the store closes.
+    await this.#releases.settled();
     this.#heartbeat.stop();
   }
 
