@@ -65,8 +65,8 @@ export class JobError extends HewnError {
 }
 
 /**
- * The worker no longer holds the job's lease: another worker claimed it again (or an operator cancelled it),
- * so this attempt's outcome was not written. Reported to `onError`; the handler's `signal` is aborted with it.
+ * The worker no longer holds the job's lease: another worker claimed it again (or an operator in another
+ * process cancelled it), so this attempt's outcome was not written. Reported to `onError`; the handler's `signal` is aborted with it.
  */
 export class LeaseLostError extends HewnError {
   readonly jobId: string;
@@ -76,6 +76,23 @@ export class LeaseLostError extends HewnError {
     super("lease_lost", `job ${jobId} attempt ${attempt}: ${detail}`);
     this.jobId = jobId;
     this.attempt = attempt;
+  }
+}
+
+/**
+ * An operator cancelled the job (`queue.cancel`) while this process was running it: the handler's
+ * `signal` aborts with this error, and whatever the handler does afterwards is dropped. It is not
+ * reported to `onError` (a cancel is an outcome, not a fault); the queue emits `job:cancel` once.
+ */
+export class JobCancelledError extends HewnError {
+  readonly jobId: string;
+  /** The reason the operator gave. */
+  readonly reason: string;
+
+  constructor(jobId: string, reason: string) {
+    super("cancelled", `job ${jobId} was cancelled: ${reason}`);
+    this.jobId = jobId;
+    this.reason = reason;
   }
 }
 

@@ -15,12 +15,24 @@ export interface QueueEvents {
   "job:complete": { job: Job<unknown, unknown>; result: unknown; durationMs: number };
   /** The attempt failed and a retry is scheduled at `job.availableAt`. */
   "job:fail": { job: Job<unknown, unknown>; error: Error; durationMs: number };
-  /** The job was cancelled by its handler, by `maxAttempts`, or because its payload was invalid. */
+  /**
+   * The job was cancelled: by its handler, by `maxAttempts`, by quarantine, because its payload was
+   * invalid, or by an operator's `queue.cancel` in this process (emitted once, by the process that cancelled).
+   */
   "job:cancel": { job: Job<unknown, unknown>; reason: string };
   /** This process lost a job's lease while running it; its outcome was not written. */
   "job:lease-lost": { job: Job<unknown, unknown>; error: Error };
-  /** The queue was closing: the job was handed back for another worker to take at once. */
+  /**
+   * The queue was closing: the job was handed back for another worker to take at once, keeping its place
+   * in line. Once per attempt at most.
+   */
   "job:release": { job: Job<unknown, unknown> };
+  /**
+   * This process gave back a job it had claimed but not started, to let a job that crashed before run
+   * alone (see `maxCrashes`): the claim was undone (the attempt is not counted) and the job keeps its
+   * place in line, for any worker to take. Not a shutdown, and not a fault.
+   */
+  "job:unclaim": { job: Job<unknown, unknown> };
   /** Retention deleted finished jobs. */
   "queue:cleanup": { deleted: number };
 }

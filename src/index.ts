@@ -8,13 +8,13 @@ export type { StoreSettings, TransactionHandle, PostgresTransaction, SqliteTrans
 export type { SqliteOptions } from "./store/sqlite/open.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
-  JobError, HewnError, ValidationError, LeaseLostError, LifetimeExceededError, ShutdownError, StoreError, QueueClosedError,
-  type HewnErrorCode,
+  JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
+  QueueClosedError, type HewnErrorCode,
 } from "./errors.js";
 export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError } from "./job.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
 export { TASK_DEFAULTS } from "./task.js";
 export type { QueueEvents } from "./events.js";
-export type { ErrorContext, ErrorSource } from "./worker/report.js";
+export type { ErrorContext, ErrorSource } from "./report.js";
 export { backoffDelay, type BackoffPolicy } from "./backoff.js";

@@ -40,21 +40,27 @@ export type JobStatus = "enqueued" | "dequeued" | "completed" | "failed" | "canc
 /** Every status, in life-cycle order. */
 export const JOB_STATUSES: readonly JobStatus[] = ["enqueued", "dequeued", "completed", "failed", "cancelled"];
 
-/** Statuses a worker may claim from (a `dequeued` job only once its lease has expired). */
-export const RUNNABLE_STATUSES: readonly JobStatus[] = ["enqueued", "failed", "dequeued"];
-
-/** Statuses nothing ever leaves. */
-export const TERMINAL_STATUSES: readonly JobStatus[] = ["completed", "cancelled"];
-
 /** One failed attempt, as kept in {@link Job.errors}. */
 export interface JobAttemptError {
   /** The attempt (claim number) that failed. */
   attempt: number;
-  /** When it failed. ISO 8601. */
+  /** When it failed (for a crash: when a claim found it crashed). ISO 8601. */
   at: string;
-  /** The error's message, or the `JobError` reason. */
+  /**
+   * The error's message, or the `JobError` reason. An attempt that ended with no outcome at all (a crash,
+   * counted in `crashes`: its worker died or stalled) reads {@link CRASH_MESSAGE}.
+   */
   message: string;
+  /**
+   * The error's stack, cut to its first 2 000 characters, for errors a handler threw (or that ended it:
+   * a lifetime exceeded, a result that would not serialise, a payload that failed validation). Absent for
+   * a `JobError`, which is an expected outcome, and for crashes.
+   */
+  stack?: string;
 }
+
+/** The message of an entry in {@link Job.errors} that records a crash. */
+export const CRASH_MESSAGE = "worker lost: the lease expired with no outcome";
 
 /** How many past attempt errors a job keeps; older ones are dropped. */
 export const MAX_KEPT_ERRORS = 10;
@@ -94,6 +100,6 @@ export interface Job<Data = Json, Result = Json> {
   priority: number;
   /** Progress the handler reported (any number it chose, typically 0..1). */
   progress: number | null;
-  /** The latest failed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
+  /** The latest failed or crashed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
   errors: JobAttemptError[];
 }

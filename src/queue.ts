@@ -2,11 +2,13 @@
  * The queue: hewn's public entry point.
  * @module
  */
-import { LeaseLostError, QueueClosedError, ValidationError, coerceError } from "./errors.js";
+import { systemClock, type Clock } from "./clock.js";
+import { QueueClosedError, ValidationError, coerceError } from "./errors.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import { JOB_STATUSES, type Job, type JobStatus, type Json, type JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
+import type { Service, ServiceDeps } from "./maintenance/service.js";
 import { STORE_NAMES, openStore, type StoreSettings, type TransactionHandle } from "./store/registry.js";
 import type { Store, StoredJob } from "./store/store.js";
 import { resolveTask, type Handler, type Task, type TaskOptions } from "./task.js";
@@ -14,7 +16,7 @@ import {
   DEFAULT_MAX_PAYLOAD_BYTES, MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName,
   checkOptionsObject, describe,
 } from "./validate.js";
-import type { ErrorContext, ErrorReporter } from "./worker/report.js";
+import type { ErrorContext, ErrorReporter } from "./report.js";
 import { Worker } from "./worker/worker.js";
 
 /**
@@ -114,8 +116,11 @@ export class Queue {
   readonly #maxPayloadBytes: number;
   readonly #removeAfter: number | undefined;
   readonly #enqueuer: Enqueuer;
+  /** The one clock of the queue's background services. */
+  readonly #clock: Clock = systemClock;
   #worker: Worker | undefined;
-  #retention: Retention | undefined;
+  /** Maintenance services, running while the workers do. */
+  #services: Service[] = [];
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -246,10 +251,8 @@ export class Queue {
       });
       await this.#worker.start();
       this.#enqueuer.directClaims = this.#worker;
-      if (this.#removeAfter !== undefined) {
-        this.#retention = new Retention(this.#store, this.#removeAfter, this.#events, this.#report);
-        this.#retention.start();
-      }
+      this.#services = this.#maintenance({ store: this.#store, events: this.#events, clock: this.#clock, report: this.#report });
+      for (const service of this.#services) service.start();
     })();
     return this.#starting;
   }
@@ -265,7 +268,7 @@ export class Queue {
       const grace = given.grace === undefined ? DEFAULT_GRACE_MS : checkDuration(given.grace, "options.grace", { min: 0, max: MAX_DELAY_MS });
       try {
         await this.#starting?.catch(() => undefined);
-        await this.#retention?.stop();
+        await Promise.all(this.#services.map((service) => service.stop()));
         await this.#worker?.close(grace);
       } finally {
         await this.#store.close();
@@ -309,9 +312,10 @@ export class Queue {
   }
 
   /**
-   * Cancels a job that has not finished, with `reason`. A job running in some worker is cancelled too:
-   * that worker's outcome will not be written, and its handler's signal aborts (at once in this
-   * process; at its next lease renewal elsewhere).
+   * Cancels a job that has not finished, with `reason`, and emits `job:cancel` once. A job running in
+   * some worker is cancelled too: that worker's outcome will not be written, and its handler's signal
+   * aborts — at once in this process, with a `JobCancelledError` and nothing reported; in another
+   * process at its next lease renewal, as a lost lease.
    * @returns true if this call cancelled the job; false if it does not exist or had already finished.
    */
   async cancel(id: string, reason: string): Promise<boolean> {
@@ -320,8 +324,7 @@ export class Queue {
     if (typeof reason !== "string" || reason.length === 0) throw new ValidationError("reason", "must be a non-empty string");
     const row = await this.#store.jobCancel({ id: checkedId, attempt: null, reason, errors: null });
     if (!row) return false;
-    const running = this.#worker?.attemptOf(checkedId);
-    running?.loseLease(new LeaseLostError(checkedId, running.attempt, `cancelled: ${reason}`));
+    this.#worker?.cancel(checkedId, reason);
     this.#events.emit("job:cancel", { job: row, reason });
     return true;
   }
@@ -342,6 +345,13 @@ export class Queue {
   off<K extends keyof QueueEvents>(event: K, listener: (payload: QueueEvents[K]) => void): this {
     this.#events.off(event, listener);
     return this;
+  }
+
+  /** The maintenance services this queue runs (each a line). */
+  #maintenance(deps: ServiceDeps): Service[] {
+    return [
+      ...(this.#removeAfter !== undefined ? [new Retention(deps, this.#removeAfter)] : []),
+    ];
   }
 
   #assertOpen(call: string): void {

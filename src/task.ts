@@ -18,8 +18,10 @@ export interface JobContext<Data = Json> {
   /** The claimed job, payload included. */
   readonly job: RunningJob<Data>;
   /**
-   * Aborted when this attempt should stop: the lease was lost (another worker may run the job now),
-   * or the queue is closing and the grace period ran out. Pass it to anything that accepts one.
+   * Aborted when this attempt should stop; its `reason` says why: the lease was lost (`LeaseLostError`:
+   * another worker may run the job now), an operator cancelled the job in this process
+   * (`JobCancelledError`), the handler outran its `lifetime` (`LifetimeExceededError`), or the queue is
+   * closing and the grace period ran out (`ShutdownError`). Pass it to anything that accepts one.
    */
   readonly signal: AbortSignal;
   /**
@@ -71,7 +73,9 @@ export interface TaskOptions<Data = Json> {
    * Quarantine: a job whose lease expired with no outcome this many times (its worker process died or
    * stalled while running it — e.g. a payload that crashes the process) is cancelled instead of being run
    * again, so one poison job cannot kill workers forever. Counted in the job's `crashes`, apart from handler
-   * errors. Default 5; 0 = never quarantine.
+   * errors. Default 5; 0 = never quarantine. A job that crashed twice (or whose next crash would reach
+   * `maxCrashes`) runs alone in its process, so the jobs that crashed beside a poison job are never
+   * quarantined with it; a job that crashed once runs as usual.
    */
   maxCrashes?: number;
   /**

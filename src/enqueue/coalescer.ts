@@ -11,15 +11,13 @@
  * input can never fail another caller's item.
  * @module
  */
+import { MAX_BATCH } from "../store/store.js";
 
 interface Pending<In, Out> {
   item: In;
   resolve(value: Out): void;
   reject(error: unknown): void;
 }
-
-/** Items per batch: keeps statements and parameter arrays moderate. */
-export const MAX_BATCH = 1000;
 
 export class Coalescer<In, Out> {
   readonly #write: (items: In[]) => Promise<Out[]>;

@@ -1,12 +1,10 @@
 /**
  * Retention (axe's `AddJobIndexes(removeAfter)`): deletes completed and cancelled jobs `removeAfter` ms
- * after they finished. Other statuses are never deleted. Runs in processes that started workers.
+ * after they finished. Other statuses are never deleted. A maintenance service: it runs in processes
+ * that started workers.
  * @module
  */
-import { coerceError } from "../errors.js";
-import type { QueueEvents, TypedEmitter } from "../events.js";
-import type { Store } from "../store/store.js";
-import type { ErrorReporter } from "../worker/report.js";
+import { PeriodicService, type ServiceDeps } from "./service.js";
 
 /** Rows deleted per statement, so one sweep never holds long locks. */
 const DELETE_BATCH = 1000;
@@ -14,56 +12,30 @@ const DELETE_BATCH = 1000;
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 const MIN_SWEEP_INTERVAL_MS = 10;
 
-export class Retention {
-  readonly #store: Store;
+export class Retention extends PeriodicService {
   readonly #removeAfter: number;
-  readonly #events: TypedEmitter<QueueEvents>;
-  readonly #report: ErrorReporter;
-  #timer: NodeJS.Timeout | undefined;
-  #sweeping: Promise<void> | undefined;
-  #stopped = false;
 
-  constructor(store: Store, removeAfter: number, events: TypedEmitter<QueueEvents>, report: ErrorReporter) {
-    this.#store = store;
+  constructor(deps: ServiceDeps, removeAfter: number) {
+    super(deps, {
+      source: "retention",
+      firstRunMs: 0,
+      // Half the retention period keeps a finished job's life at most 1.5 × removeAfter.
+      everyMs: Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(MIN_SWEEP_INTERVAL_MS, removeAfter / 2)),
+    });
     this.#removeAfter = removeAfter;
-    this.#events = events;
-    this.#report = report;
   }
 
-  start(): void {
-    this.#schedule(0);
-  }
-
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#sweeping;
-  }
-
-  #schedule(delay: number): void {
-    if (this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#sweeping = this.#sweep().finally(() => {
-        this.#sweeping = undefined;
-        // Half the retention period keeps a finished job's life at most 1.5 × removeAfter.
-        this.#schedule(Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(MIN_SWEEP_INTERVAL_MS, this.#removeAfter / 2)));
-      });
-    }, delay);
-    // Retention alone must not keep the process alive.
-    this.#timer.unref();
-  }
-
-  async #sweep(): Promise<void> {
+  /** Deletes in batches until a batch comes back short (or the service stops), then reports the total. */
+  protected async run(signal: AbortSignal): Promise<void> {
     let total = 0;
     try {
       for (;;) {
-        const deleted = await this.#store.jobDeleteFinished({ olderThanMs: this.#removeAfter, limit: DELETE_BATCH });
+        const deleted = await this.deps.store.jobDeleteFinished({ olderThanMs: this.#removeAfter, limit: DELETE_BATCH });
         total += deleted;
-        if (deleted < DELETE_BATCH || this.#stopped) break;
+        if (deleted < DELETE_BATCH || signal.aborted) break;
       }
-    } catch (thrown) {
-      this.#report(coerceError(thrown), { source: "retention" });
+    } finally {
+      if (total > 0) this.deps.events.emit("queue:cleanup", { deleted: total });
     }
-    if (total > 0) this.#events.emit("queue:cleanup", { deleted: total });
   }
 }

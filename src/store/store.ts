@@ -19,6 +19,12 @@
  */
 import type { Job, JobStatus } from "../job.js";
 
+/**
+ * The most items hewn puts in one batched call (inserts, completions): keeps statements and their
+ * parameter arrays moderate. Callers split larger batches; stores may rely on it.
+ */
+export const MAX_BATCH = 1000;
+
 /** A job as the store returns it: `data` and `result` parsed, plus a note if the payload could not be decoded. */
 export interface StoredJob extends Job<unknown, unknown> {
   /** Set when the stored payload is not valid JSON; `data` is then `null`. Such a job is cancelled, never run. */
@@ -86,7 +92,7 @@ export interface ExtendItem extends AttemptRef {
 export interface ReleaseParams {
   items: AttemptRef[];
   reason: string;
-  /** The handlers never ran (the jobs were only held in a local buffer): the claims are undone too (attempts − 1). */
+  /** The handlers never ran (the jobs were only held, e.g. in a local buffer): the claims are undone too (attempts − 1). */
   unstarted: boolean;
 }
 
@@ -166,8 +172,10 @@ export interface Store {
    * Writes completions (fenced) and claims available jobs in one transaction: one round trip and one
    * commit for a busy worker's round. Claims take jobs that are enqueued, failed, or dequeued with an
    * expired lease, in order of priority (higher first), then availableAt, then id: status → dequeued,
-   * attempts + 1, startedAt = now, availableAt = now + leaseMs, endedAt cleared; claiming a job whose
-   * lease expired counts a crash. Each request is limited separately. Jobs completed by this call are
+   * attempts + 1, startedAt = now, availableAt = now + leaseMs, endedAt cleared, and where the job stood
+   * in line (its availableAt before the claim) kept for a release. Claiming a job whose lease expired
+   * counts a crash and appends an entry for the crashed attempt to `errors` (`CRASH_MESSAGE`, dated now;
+   * at most `MAX_KEPT_ERRORS` kept). Each request is limited separately. Jobs completed by this call are
    * never claimed by it. Either part may be empty.
    */
   jobClaim(params: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult>;
@@ -188,8 +196,9 @@ export interface Store {
   jobExtendLeases(params: { items: ExtendItem[] }): Promise<Set<string>>;
 
   /**
-   * Gives leased jobs back at once (fenced): status enqueued, availableAt = now, endedAt = now, with
-   * `reason`, and wakes other processes. Returns the ids released.
+   * Gives leased jobs back at once (fenced): status enqueued, endedAt = now, with `reason`, and wakes other
+   * processes. Each keeps its place in line: availableAt goes back to what it was when claimed (never
+   * later than now). Returns the ids released.
    */
   jobRelease(params: ReleaseParams): Promise<Set<string>>;
 

@@ -1,29 +1,46 @@
 /**
- * Collects completions so they are written in batches.
+ * Completions, written in batches. Attempts hand their completions in (`complete`) and learn whether
+ * each was written; who writes them depends on whether the fetch loop runs:
  *
- * While the fetch loop runs, it takes the collected completions and writes them in the same statement
- * as its next claim (`Store.completeAndClaim`): a busy worker pays one round trip and one commit per
- * round for both its finished and its next jobs. Without a running loop (the queue is closing), the
- * completer writes them itself: every completion requested while one write is in flight goes into the next.
+ * - While it runs, the loop owns the writing: it holds the completer's {@link CompletionFeed}, takes a
+ *   batch per round and writes it in the same statement as its next claim (`Store.jobClaim`), so a busy
+ *   worker pays one round trip and one commit per round for both its finished and its next jobs.
+ * - Without a feed out (before the loop starts, and once it has stopped and closed its feed at
+ *   shutdown), the completer writes by itself: every completion that arrives while one write is in
+ *   flight goes into the next.
  * @module
  */
-import type { CompleteItem, Store } from "../store/store.js";
+import { MAX_BATCH, type CompleteItem, type Store } from "../store/store.js";
 
-export interface PendingCompletion {
+/** Completions taken to be written together. Exactly one of `settle` or `fail` is called. */
+export interface CompletionBatch {
+  readonly items: readonly CompleteItem[];
+  /** The write landed; `applied` holds the ids written (the others had lost their lease). */
+  settle(applied: ReadonlySet<string>): void;
+  /** The write failed: each completion rejects with `error` (its attempt retries it). */
+  fail(error: unknown): void;
+}
+
+/** The fetch loop's hold on the writing, from `Completer.feed` until `close`. */
+export interface CompletionFeed {
+  /** The next batch to write (at most `MAX_BATCH` completions), or undefined if none is waiting. */
+  take(): CompletionBatch | undefined;
+  /** Hands the writing back: the completer writes what is waiting, and what comes later, by itself. */
+  close(): void;
+}
+
+interface Pending {
   readonly item: CompleteItem;
   resolve(applied: boolean): void;
   reject(error: unknown): void;
 }
 
-/** Upper bound on one write, to keep statements and their parameter arrays reasonable. */
-const MAX_BATCH = 1000;
-
 export class Completer {
   readonly #store: Store;
-  #queue: PendingCompletion[] = [];
+  #pending: Pending[] = [];
   #flushing: Promise<void> | undefined;
-  /** The fetch loop, while it takes care of writing: told when there is something to write. */
-  #driver: { wake(): void } | undefined;
+  /** Told when a completion arrives, while a feed is out. */
+  #feedWake: (() => void) | undefined;
 
   constructor(store: Store) {
     this.#store = store;
@@ -32,47 +49,56 @@ export class Completer {
   /** Resolves true when the completion was written, false when fenced out (lease lost). Rejects on a store error. */
   complete(item: CompleteItem): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
-      if (this.#driver) this.#driver.wake();
+      this.#pending.push({ item, resolve, reject });
+      if (this.#feedWake) this.#feedWake();
       else this.#flushing ??= this.#flushLoop();
     });
   }
 
-  /** Hands writing over to `driver`, which calls `take` and then `settle` or `fail`. */
-  attach(driver: { wake(): void }): void {
-    this.#driver = driver;
+  /**
+   * Hands the writing to the caller (the fetch loop) until it closes the feed; `wake` is called whenever
+   * a completion arrives meanwhile. One feed at a time.
+   */
+  feed(wake: () => void): CompletionFeed {
+    if (this.#feedWake) throw new Error("the completer already has a feed out");
+    this.#feedWake = wake;
+    let open = true;
+    return {
+      take: () => (open ? this.#take() : undefined),
+      close: () => {
+        if (!open) return;
+        open = false;
+        this.#feedWake = undefined;
+        if (this.#pending.length > 0) this.#flushing ??= this.#flushLoop();
+      },
+    };
   }
 
-  /** Takes writing back (the driver stopped): writes what is pending, and from now on writes by itself. */
-  detach(): void {
-    this.#driver = undefined;
-    if (this.#queue.length > 0) this.#flushing ??= this.#flushLoop();
-  }
-
-  /** The completions to write next (at most one batch). */
-  take(): PendingCompletion[] {
-    return this.#queue.splice(0, MAX_BATCH);
-  }
-
-  /** Reports a batch's write: `applied` holds the ids that were written. */
-  static settle(batch: PendingCompletion[], applied: Set<string>): void {
-    for (const pending of batch) pending.resolve(applied.has(pending.item.id));
-  }
-
-  static fail(batch: PendingCompletion[], error: unknown): void {
-    for (const pending of batch) pending.reject(error);
+  #take(): CompletionBatch | undefined {
+    const taken = this.#pending.splice(0, MAX_BATCH);
+    if (taken.length === 0) return undefined;
+    return {
+      items: taken.map((pending) => pending.item),
+      settle: (applied) => {
+        for (const pending of taken) pending.resolve(applied.has(pending.item.id));
+      },
+      fail: (error) => {
+        for (const pending of taken) pending.reject(error);
+      },
+    };
   }
 
   async #flushLoop(): Promise<void> {
     // Yield once so completions that finish in the same tick share the first write.
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
-      while (this.#queue.length > 0 && !this.#driver) {
-        const batch = this.take();
+      while (!this.#feedWake) {
+        const batch = this.#take();
+        if (!batch) break;
         try {
-          Completer.settle(batch, await this.#store.jobCompleteMany({ items: batch.map((pending) => pending.item) }));
+          batch.settle(await this.#store.jobCompleteMany({ items: [...batch.items] }));
         } catch (error) {
-          Completer.fail(batch, error);
+          batch.fail(error);
         }
       }
     } finally {

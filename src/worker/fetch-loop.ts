@@ -1,10 +1,11 @@
 /**
- * The fetch loop: one per queue and process. A *round* is one round trip and one transaction that
- * writes the completions collected so far and claims as many jobs as there are free places (worker
- * slots plus the local buffer), across all tasks. The loop keeps up to `maxRounds` rounds in flight:
- * on PostgreSQL a round mostly waits for its commit to reach the disk, and commits that overlap share
- * one flush, so two rounds in flight move nearly twice the jobs. Places a round asked for are reserved
- * until it returns, so overlapping rounds never claim more than there is room for.
+ * The fetch loop: one per queue and process. It claims jobs and hands them over; it decides nothing
+ * about them. A *round* is one round trip and one transaction that writes the completions collected so
+ * far and claims what the worker asks for (`requests`: free slots and room in the local buffer, across
+ * all tasks). The loop keeps up to `maxRounds` rounds in flight: on PostgreSQL a round mostly waits for
+ * its commit to reach the disk, and commits that overlap share one flush, so two rounds in flight move
+ * nearly twice the jobs. The worker reserves the places a round asks for until the round reports back
+ * (`claimed` or `claimFailed`), so overlapping rounds never claim more than there is room for.
  *
  * States:
  *
@@ -12,72 +13,64 @@
  *   busy ──(a round claimed less, and nothing woke the loop meanwhile)──► idle
  *   idle ──(wake: a local enqueue, a NOTIFY, a freed slot, a completion)──► busy
  *   idle ──(timer: the next delayed job / expiring lease is due, or the poll interval passed)──► busy
- *   any  ──(store error: reported)──► backing off (100 ms doubling to 5 s) ──► busy
+ *   any  ──(store error: reported)──► backing off (retry-backoff.ts) ──► busy
  *   any  ──(stop)──► stopped, once the rounds in flight have returned
  *
  * While idle, completions still go out at once (with a claim attached, which costs nothing extra).
  * Wakes are counted, so one that arrives while a round is in flight is never lost. The idle timer is
  * bounded by the time until the next job becomes available, so delayed jobs and expired leases are
- * picked up on time without fast polling.
+ * picked up on time without fast polling. While running, the loop holds the completer's feed (the
+ * completer writes by itself before start and after stop).
  * @module
  */
 import { coerceError } from "../errors.js";
+import type { ErrorReporter } from "../report.js";
+import { RetryBackoff } from "../retry-backoff.js";
 import type { ClaimRequest, Store, StoredJob } from "../store/store.js";
-import { Completer } from "./completer.js";
-import type { ErrorReporter } from "./report.js";
+import type { CompletionBatch, CompletionFeed, Completer } from "./completer.js";
 
 export interface FetchLoopDeps {
   readonly store: Store;
-  /** Completions to write with each claim. */
+  /** Where the completions to write with each claim come from. */
   readonly completer: Completer;
-  /** What to claim now, given places already reserved by rounds in flight (by task name). */
-  requests(reserved: ReadonlyMap<string, number>): ClaimRequest[];
-  /** Takes claimed jobs (called after every round, even with none); `grantedAt` is the local time just before the claim was sent (a safe lease start). */
-  onClaimed(jobs: StoredJob[], grantedAt: number): void;
+  /** Rounds kept in flight at most (the store's `maxConcurrentRounds`). */
+  readonly maxRounds: number;
+  /** What to claim now. The places asked for stay reserved until `claimed` or `claimFailed` reports the round. */
+  requests(): ClaimRequest[];
+  /**
+   * A round returned with `jobs` claimed for `requests` (called after every round, even with none).
+   * `grantedAt` is the local time just before the round was sent: a safe start for the leases.
+   */
+  claimed(jobs: StoredJob[], requests: ClaimRequest[], grantedAt: number): void;
+  /** A round failed: `requests` claimed nothing. */
+  claimFailed(requests: ClaimRequest[]): void;
   /** The longest the loop stays idle without a wake-up. */
   pollInterval(): number;
-  /** Called when the last round in flight has returned. */
-  onRoundsSettled(): void;
   readonly report: ErrorReporter;
 }
 
-const ERROR_BACKOFF_MIN_MS = 100;
-const ERROR_BACKOFF_MAX_MS = 5000;
 /** Idle time when the store says a job is due but the claim got none (another process holds its lock). */
 const CONTENDED_SLEEP_MS = 5;
 
 export class FetchLoop {
   readonly #deps: FetchLoopDeps;
-  readonly #maxRounds: number;
   readonly #inFlight = new Set<Promise<void>>();
-  readonly #reserved = new Map<string, number>();
-  #started = false;
+  readonly #errorBackoff = new RetryBackoff();
+  #feed: CompletionFeed | undefined;
   #stopped = false;
   #idle = false;
   #wakes = 0;
   #pumpScheduled = false;
   #timer: NodeJS.Timeout | undefined;
-  #errorBackoff = ERROR_BACKOFF_MIN_MS;
 
-  constructor(deps: FetchLoopDeps, maxRounds: number) {
+  constructor(deps: FetchLoopDeps) {
     this.#deps = deps;
-    this.#maxRounds = maxRounds;
   }
 
-  /** Rounds in flight now. */
-  get roundsInFlight(): number {
-    return this.#inFlight.size;
-  }
-
-  /** Places of task `name` that rounds in flight may still fill. */
-  reservedFor(name: string): number {
-    return this.#reserved.get(name) ?? 0;
-  }
-
-
+  /** Takes over writing completions and starts claiming. Idempotent. */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
+    if (this.#feed || this.#stopped) return;
+    this.#feed = this.#deps.completer.feed(() => this.wake());
     this.#schedulePump();
   }
 
@@ -85,14 +78,18 @@ export class FetchLoop {
   wake(): void {
     this.#wakes++;
     this.#idle = false;
-    if (this.#started) this.#schedulePump();
+    if (this.#feed) this.#schedulePump();
   }
 
-  /** Stops claiming; resolves once the rounds in flight have returned (their jobs were handed over). */
+  /**
+   * Stops claiming; resolves once the rounds in flight have returned (their jobs were handed over) and
+   * the completer writes by itself again.
+   */
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+    this.#feed?.close();
   }
 
   /**
@@ -110,41 +107,38 @@ export class FetchLoop {
   }
 
   #pump(): void {
-    while (!this.#stopped && this.#inFlight.size < this.#maxRounds) {
-      const completions = this.#deps.completer.take();
+    const feed = this.#feed;
+    while (feed && !this.#stopped && this.#inFlight.size < this.#deps.maxRounds) {
+      const completions = feed.take();
       // Idle: the last claim found nothing, so claim only alongside completions, which go out anyway.
-      const requests = this.#idle && completions.length === 0 ? [] : this.#deps.requests(this.#reserved);
-      if (completions.length === 0 && requests.length === 0) return;
+      const requests = this.#idle && !completions ? [] : this.#deps.requests();
+      if (!completions && requests.length === 0) return;
       const round = this.#round(completions, requests).finally(() => {
         this.#inFlight.delete(round);
-        if (this.#inFlight.size === 0) this.#deps.onRoundsSettled();
         this.#schedulePump();
       });
       this.#inFlight.add(round);
     }
   }
 
-  async #round(completions: ReturnType<Completer["take"]>, requests: ClaimRequest[]): Promise<void> {
+  async #round(completions: CompletionBatch | undefined, requests: ClaimRequest[]): Promise<void> {
     const wakesBefore = this.#wakes;
-    this.#reserve(requests, +1);
     let claimed: StoredJob[];
     const grantedAt = performance.now();
     try {
-      const result = await this.#deps.store.jobClaim({ requests, completions: completions.map((pending) => pending.item) });
+      const result = await this.#deps.store.jobClaim({ requests, completions: completions ? [...completions.items] : [] });
       claimed = result.claimed;
-      Completer.settle(completions, result.completed);
+      completions?.settle(result.completed);
     } catch (thrown) {
-      this.#reserve(requests, -1);
       // The attempts retry their completions (and report the error themselves).
-      Completer.fail(completions, thrown);
+      completions?.fail(thrown);
+      this.#deps.claimFailed(requests);
       this.#deps.report(coerceError(thrown), { source: "claim" });
-      this.#goIdle(this.#errorBackoff);
-      this.#errorBackoff = Math.min(this.#errorBackoff * 2, ERROR_BACKOFF_MAX_MS);
+      this.#goIdle(this.#errorBackoff.next());
       return;
     }
-    this.#reserve(requests, -1);
-    this.#errorBackoff = ERROR_BACKOFF_MIN_MS;
-    this.#deps.onClaimed(claimed, grantedAt);
+    this.#errorBackoff.reset();
+    this.#deps.claimed(claimed, requests, grantedAt);
     const claimedAll = requests.every((request) => countNamed(claimed, request.name) >= request.limit);
     // Claimed everything asked for: there may be more waiting. Woken meanwhile: something changed.
     if (claimedAll || this.#wakes !== wakesBefore || this.#stopped) return;
@@ -174,14 +168,6 @@ export class FetchLoop {
     if (untilNext <= 0) return claimed > 0 ? 0 : CONTENDED_SLEEP_MS;
     // Wake a hair after the job is due, not before: timers may fire early by a millisecond.
     return Math.min(interval, untilNext + 1);
-  }
-
-  #reserve(requests: ClaimRequest[], sign: 1 | -1): void {
-    for (const { name, limit } of requests) {
-      const total = (this.#reserved.get(name) ?? 0) + sign * limit;
-      if (total > 0) this.#reserved.set(name, total);
-      else this.#reserved.delete(name);
-    }
   }
 }
 

@@ -1,39 +1,50 @@
 /**
- * Renews the leases of every job this process is running, in one batched write per tick.
+ * Leases: the one place that knows how long this process may still hold each job it claimed.
  *
- * Each lease is renewed after a third of its length, so two renewals in a row can fail (a slow query,
- * a reconnect) before the lease runs out. A renewal the store does not apply means another worker
- * claimed the job again or an operator cancelled it: the attempt is told at once (its signal aborts).
- * If renewals keep failing with errors until the lease has run out by the local clock, the attempt is
- * told too: from then on another worker may hold the job, so the handler should stop.
+ * Every lease of the process (jobs running, and jobs held in the local buffer) is renewed here, in one
+ * batched write per tick. A lease is renewed after a third of its length, so two renewals in a row can
+ * fail (a slow query, a reconnect) before it runs out. `ctx.extend(ms)` goes through here too
+ * ({@link Heartbeat.extend}), so the local view of a lease is always the one last written.
+ *
+ * A renewal the store does not apply means another worker claimed the job again or an operator cancelled
+ * it: the attempt is told at once (`onLost`). If renewals keep failing with errors until the lease has run
+ * out by the local clock, the attempt is told too: from then on another worker may hold the job.
+ *
+ * Times here are local and monotonic (`performance.now()`); a lease counts from just before the write
+ * that granted it was sent, so the local view never outlives the store's.
  * @module
  */
 import { LeaseLostError, coerceError } from "../errors.js";
-import type { Store } from "../store/store.js";
+import type { AttemptRef, Store } from "../store/store.js";
 
-/** One running attempt's lease, as the heartbeat tracks it. */
-export interface TrackedLease {
-  readonly id: string;
-  readonly attempt: number;
-  /** Current lease length; `ctx.extend(ms)` changes it. */
+/** One attempt's lease, as its attempt sees it. */
+export interface Lease extends AttemptRef {
+  /** The lease length in ms: the task's `timeout`, until `ctx.extend(ms)` sets another. */
+  readonly leaseMs: number;
+}
+
+/** What the heartbeat keeps per lease. */
+interface Tracked extends Lease {
   leaseMs: number;
-  /** Local time (performance.now()) when the lease surely still holds until. */
+  /** Local time until which the lease surely holds. */
   expiresAt: number;
   /** Local time of the next renewal. */
   renewAt: number;
-  /** Called once when the lease is lost. */
-  onLost(error: LeaseLostError): void;
+  /** Told once when the lease is lost. */
+  readonly onLost: (error: LeaseLostError) => void;
 }
 
 /** Fraction of the lease after which it is renewed. */
 const RENEW_FRACTION = 1 / 3;
+/** A tick also renews leases due within this fraction of their length, so one write serves many. */
+const RENEW_AHEAD_FRACTION = 0.1;
 /** Delay before retrying a renewal that failed with an error. */
 const RETRY_AFTER_ERROR_MS = 250;
 
 export class Heartbeat {
   readonly #store: Store;
   readonly #onError: (error: Error) => void;
-  readonly #leases = new Set<TrackedLease>();
+  readonly #leases = new Map<Lease, Tracked>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
   #renewing = false;
@@ -43,30 +54,48 @@ export class Heartbeat {
     this.#onError = onError;
   }
 
-  /** Starts renewing a lease that was granted at local time `grantedAt` (captured before the claim was sent). */
-  track(lease: Omit<TrackedLease, "expiresAt" | "renewAt">, grantedAt: number): TrackedLease {
-    const tracked: TrackedLease = {
-      ...lease,
-      expiresAt: grantedAt + lease.leaseMs,
-      renewAt: grantedAt + lease.leaseMs * RENEW_FRACTION,
-    };
-    this.#leases.add(tracked);
+  /**
+   * Starts keeping a lease of `leaseMs` that the store granted to attempt `ref` by a write sent at local
+   * time `sentAt`. `onLost` is called once if the lease is lost.
+   */
+  track(ref: AttemptRef, leaseMs: number, sentAt: number, onLost: (error: LeaseLostError) => void): Lease {
+    const tracked: Tracked = { id: ref.id, attempt: ref.attempt, leaseMs, expiresAt: 0, renewAt: 0, onLost };
+    renewed(tracked, sentAt, leaseMs);
+    this.#leases.set(tracked, tracked);
     // A busy worker tracks thousands of leases a second: rescan only if this one is due before the timer.
     if (!this.#timer || tracked.renewAt < this.#timerAt) this.#schedule();
     return tracked;
   }
 
-  /** Stops renewing (the attempt ended or was released). */
-  untrack(lease: TrackedLease): void {
+  /** Stops renewing (the attempt ended, was released or cancelled). */
+  untrack(lease: Lease): void {
     this.#leases.delete(lease);
     if (this.#leases.size === 0) this.#clearTimer();
   }
 
-  /** Records that the lease was just renewed (by `ctx.extend`) at local time `sentAt`. */
-  renewed(lease: TrackedLease, sentAt: number): void {
-    lease.expiresAt = sentAt + lease.leaseMs;
-    lease.renewAt = sentAt + lease.leaseMs * RENEW_FRACTION;
+  /**
+   * `ctx.extend(ms)`: the lease now ends `ms` from now, and `ms` is its length from then on. Resolves
+   * true once written; false if the lease was lost (its `onLost` was called). Store errors reject.
+   */
+  async extend(lease: Lease, ms: number): Promise<boolean> {
+    const sentAt = performance.now();
+    const extended = await this.#store.jobExtendLeases({ items: [{ id: lease.id, attempt: lease.attempt, leaseMs: ms }] });
+    const tracked = this.#leases.get(lease);
+    if (!tracked) return extended.has(lease.id);
+    if (!extended.has(lease.id)) {
+      this.#lose(tracked, "extend found the lease lost");
+      return false;
+    }
+    renewed(tracked, sentAt, ms);
+    tracked.leaseMs = ms;
     this.#schedule();
+    return true;
+  }
+
+  /** Whether the lease surely still holds `ms` from now (false once it was lost or untracked). */
+  holdsFor(lease: Lease, ms: number): boolean {
+    const tracked = this.#leases.get(lease);
+    return tracked !== undefined && performance.now() + ms < tracked.expiresAt;
   }
 
   /** Stops all renewals. */
@@ -78,7 +107,7 @@ export class Heartbeat {
   #schedule(): void {
     if (this.#renewing || this.#leases.size === 0) return;
     let next = Infinity;
-    for (const lease of this.#leases) next = Math.min(next, lease.renewAt);
+    for (const lease of this.#leases.values()) next = Math.min(next, lease.renewAt);
     if (next >= this.#timerAt && this.#timer) return;
     this.#clearTimer();
     this.#timerAt = next;
@@ -96,27 +125,24 @@ export class Heartbeat {
     this.#timerAt = Infinity;
     this.#renewing = true;
     const sentAt = performance.now();
-    // Renew every lease that is due soon, not only the earliest, so one write serves many jobs.
-    const due = [...this.#leases].filter((lease) => lease.renewAt <= sentAt + lease.leaseMs * 0.1);
+    const due = [...this.#leases.values()]
+      .filter((lease) => lease.renewAt <= sentAt + lease.leaseMs * RENEW_AHEAD_FRACTION)
+      .map((lease) => ({ lease, leaseMs: lease.leaseMs }));
     try {
       if (due.length > 0) {
-        const renewed = await this.#store.jobExtendLeases({
-          items: due.map((lease) => ({ id: lease.id, attempt: lease.attempt, leaseMs: lease.leaseMs })),
+        const extended = await this.#store.jobExtendLeases({
+          items: due.map(({ lease, leaseMs }) => ({ id: lease.id, attempt: lease.attempt, leaseMs })),
         });
-        for (const lease of due) {
+        for (const { lease, leaseMs } of due) {
           if (!this.#leases.has(lease)) continue;
-          if (renewed.has(lease.id)) {
-            lease.expiresAt = sentAt + lease.leaseMs;
-            lease.renewAt = sentAt + lease.leaseMs * RENEW_FRACTION;
-          } else {
-            this.#lose(lease, "the lease was lost: the job was claimed again or cancelled");
-          }
+          if (extended.has(lease.id)) renewed(lease, sentAt, leaseMs);
+          else this.#lose(lease, "the lease was lost: the job was claimed again or cancelled");
         }
       }
     } catch (thrown) {
       this.#onError(coerceError(thrown));
       const now = performance.now();
-      for (const lease of due) {
+      for (const { lease } of due) {
         if (!this.#leases.has(lease)) continue;
         if (now >= lease.expiresAt) this.#lose(lease, "the lease expired while it could not be renewed");
         else lease.renewAt = Math.min(lease.expiresAt, now + RETRY_AFTER_ERROR_MS);
@@ -127,8 +153,17 @@ export class Heartbeat {
     }
   }
 
-  #lose(lease: TrackedLease, detail: string): void {
+  #lose(lease: Tracked, detail: string): void {
     this.#leases.delete(lease);
     lease.onLost(new LeaseLostError(lease.id, lease.attempt, detail));
   }
+}
+
+/**
+ * The lease arithmetic, in one place: a write sent at local time `sentAt` set the lease to `leaseMs` from
+ * the store's now, which is no earlier than `sentAt`; it is renewed after a third of that.
+ */
+function renewed(lease: Tracked, sentAt: number, leaseMs: number): void {
+  lease.expiresAt = sentAt + leaseMs;
+  lease.renewAt = sentAt + leaseMs * RENEW_FRACTION;
 }

@@ -4,8 +4,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
-import { JobError, LeaseLostError, LifetimeExceededError, ShutdownError, type Job } from "../../src/index.js";
-import { Signal, abortOf, nextEvent, setup, taskName, until, within } from "../helpers.js";
+import { JobCancelledError, JobError, LeaseLostError, LifetimeExceededError, ShutdownError, type Job } from "../../src/index.js";
+import { CRASH_MESSAGE } from "../../src/job.js";
+import { Signal, abortOf, nextEvent, setup, taskName, until, within, type Setup } from "../helpers.js";
 
 /** Fast retries for tests that go through several attempts. */
 const QUICK = { minDelay: 1, maxDelay: 5 } as const;
@@ -224,6 +225,91 @@ export function queueSuite(harness: StoreHarness): void {
     assert.deepEqual(errors.sources(), ["quarantine"]);
   });
 
+  test("failure detail: a crash and a handler error are both kept in errors, the handler error with its stack, cut", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const job = await queue.enqueue(name);
+    await crashTimes(loc, name, job.id, 1);
+    const frames = "    at frame (file.js:1:1)\n".repeat(200);
+    queue.define(name, async (ctx) => {
+      if (ctx.job.attempt === 2) {
+        const error = new Error("boom");
+        error.stack = `Error: boom\n${frames}`;
+        throw error;
+      }
+      if (ctx.job.attempt === 3) throw new JobError("not yet");
+      return "ok";
+    }, QUICK);
+    const done = nextEvent(queue, "job:complete");
+    await queue.start();
+    await done;
+    const stored = await queue.get(job.id);
+    assert.equal(stored?.status, "completed");
+    assert.deepEqual(stored?.errors.map((e) => [e.attempt, e.message]), [[1, CRASH_MESSAGE], [2, "boom"], [3, "not yet"]],
+      "the completion keeps the history, the crash included");
+    const [crash, thrown, expected] = stored?.errors ?? [];
+    assert.equal(crash?.stack, undefined);
+    assert.equal(expected?.stack, undefined, "a JobError is an expected outcome: no stack");
+    assert.ok(thrown?.stack?.startsWith("Error: boom\n    at frame (file.js:1:1)\n"), thrown?.stack?.slice(0, 100));
+    assert.equal(thrown?.stack?.length, 2001, "the first 2 000 characters, and an ellipsis");
+  });
+
+  test("a job that crashed twice runs alone; the jobs claimed beside it go back with their claims undone", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const suspect = await queue.enqueue(name, { suspect: true });
+    await crashTimes(loc, name, suspect.id, 2);
+    const others = await queue.enqueueMany(Array.from({ length: 5 }, () => ({ name })));
+    const running = new Set<string>();
+    const overlaps: string[] = [];
+    queue.define(name, async (ctx) => {
+      if (running.size > 0 && ((ctx.job.data as { suspect?: boolean }).suspect || running.has(suspect.id))) {
+        overlaps.push(`${ctx.job.id} started while ${[...running].join(", ")} ran`);
+      }
+      running.add(ctx.job.id);
+      // The suspect yields a few times: anything started beside it would start now.
+      if (ctx.job.id === suspect.id) for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      running.delete(ctx.job.id);
+    }, { workers: 4 });
+    const events = recordEvents(queue);
+    const all = new Signal();
+    let completed = 0;
+    queue.on("job:complete", () => ++completed === 6 && all.resolve());
+    await queue.start();
+    await within(all.promise, "6 completions");
+    assert.deepEqual(overlaps, []);
+    const stored = await queue.get(suspect.id);
+    assert.deepEqual([stored?.attempts, stored?.crashes], [3, 2]);
+    assert.ok(events.count("job:unclaim") >= 1, "jobs claimed beside the suspect were handed back");
+    assert.equal(events.count("job:release"), 0, "a hand-back for isolation is no release");
+    for (const job of others) assert.equal((await queue.get(job.id))?.attempts, 1, "a handed-back claim does not count");
+  });
+
+  test("a job that crashed once runs beside the others", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const once = await queue.enqueue(name);
+    await crashTimes(loc, name, once.id, 1);
+    await queue.enqueueMany(Array.from({ length: 3 }, () => ({ name })));
+    const started = new Set<string>();
+    const proceed = new Signal();
+    queue.define(name, async (ctx) => {
+      started.add(ctx.job.id);
+      await proceed.promise;
+    }, { workers: 4 });
+    const events = recordEvents(queue);
+    const all = new Signal();
+    let completed = 0;
+    queue.on("job:complete", () => ++completed === 4 && all.resolve());
+    await queue.start();
+    // Only if the job that crashed once runs beside the others can all four run at once.
+    await until(() => started.size === 4, "4 handlers running at once");
+    proceed.resolve();
+    await within(all.promise, "4 completions");
+    assert.equal((await queue.get(once.id))?.crashes, 1);
+    assert.equal(events.count("job:unclaim"), 0);
+  });
+
   test("lifetime: the signal aborts at the limit; a handler that ignores it is abandoned, failed and retried", async (t) => {
     const { queue, errors } = await setup(t, harness);
     const name = taskName();
@@ -408,22 +494,33 @@ export function queueSuite(harness: StoreHarness): void {
     assert.equal((await queue.get(waiting.id))?.reason, "not needed");
 
     const started = new Signal();
+    const returned = new Signal<unknown>();
     queue.define(name, async (ctx) => {
       started.resolve();
       await abortOf(ctx.signal);
+      returned.resolve(ctx.signal.reason);
       return "too late";
     });
     await queue.start();
     const running = await queue.enqueue(name);
     await within(started.promise, "handler start");
-    const lost = nextEvent(queue, "job:lease-lost");
+    const events: string[] = [];
+    for (const event of ["job:cancel", "job:lease-lost", "job:release", "job:unclaim", "job:complete", "job:fail"] as const) {
+      queue.on(event, ({ job }) => job.id === running.id && events.push(event));
+    }
     assert.equal(await queue.cancel(running.id, "stop it"), true);
-    await lost;
+    const reason = await within(returned.promise, "the handler to see its signal abort");
+    assert.ok(reason instanceof JobCancelledError, `the signal's reason is the cancel: ${String(reason)}`);
+    assert.equal(reason.code, "cancelled");
+    assert.equal(reason.reason, "stop it");
     const stored = await queue.get(running.id);
     assert.equal(stored?.status, "cancelled");
     assert.equal(stored?.reason, "stop it");
     assert.equal(stored?.result, null);
-    assert.ok(errors.entries.every((e) => e.error instanceof LeaseLostError));
+    // Closing waits for the attempt to end: by then its dropped outcome would have been reported, if at all.
+    await within(queue.close(), "close");
+    assert.deepEqual(events, ["job:cancel"], "exactly one event: the cancel");
+    assert.deepEqual(errors.entries, [], "a cancel is not reported");
   });
 
   test("close() waits for running handlers within the grace period", async (t) => {
@@ -677,4 +774,25 @@ export function queueSuite(harness: StoreHarness): void {
     assert.deepEqual(seen, ["enqueue", "start", "complete"]);
     assert.deepEqual(errors.sources(), ["listener"]);
   });
+}
+
+/**
+ * Makes job `id` (the first in line of task `name`) crash `times` times before a worker sees it: a dead
+ * worker claims it, and its lease runs out with no outcome; the next claim counts the last crash.
+ */
+async function crashTimes(loc: Setup["loc"], name: string, id: string, times: number): Promise<void> {
+  const dead = await loc.openStore();
+  for (let i = 0; i < times; i++) {
+    const claimed = (await dead.jobClaim({ requests: [{ name, limit: 1, leaseMs: 3_600_000 }] })).claimed;
+    assert.deepEqual(claimed.map((job) => job.id), [id]);
+    await loc.makeAvailableNow(id);
+  }
+}
+
+/** Counts the release-like events of a queue. */
+function recordEvents(queue: Setup["queue"]): { count(event: "job:unclaim" | "job:release"): number } {
+  const counts = { "job:unclaim": 0, "job:release": 0 };
+  queue.on("job:unclaim", () => counts["job:unclaim"]++);
+  queue.on("job:release", () => counts["job:release"]++);
+  return { count: (event) => counts[event] };
 }

@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
+import { CRASH_MESSAGE, MAX_KEPT_ERRORS } from "../../src/job.js";
 import type { NewJob, Store } from "../../src/store/store.js";
 
 const LONG = 3_600_000;
@@ -199,6 +200,64 @@ export function storeSuite(harness: StoreHarness): void {
     assert.equal(released?.reason, "bye");
     const [again] = (await store.jobClaim({ requests: [{ name: "a", limit: 1, leaseMs: LONG }] })).claimed;
     assert.equal(again?.attempts, 2, "a released job is claimable at once");
+  });
+
+  test("a release puts the job back where it stood in line; one that never started has its claim undone", async (t) => {
+    const { store } = await fresh(t);
+    const [first] = await store.jobInsertMany({ jobs: [newJob("a", { delayMs: -60_000 })] });
+    const [second] = await store.jobInsertMany({ jobs: [newJob("a", { delayMs: -30_000 })] });
+    assert.ok(first && second);
+    const claimOne = async () => (await store.jobClaim({ requests: [{ name: "a", limit: 1, leaseMs: LONG }] })).claimed[0];
+    assert.equal((await claimOne())?.id, first.id);
+
+    assert.equal((await store.jobRelease({ items: [{ id: first.id, attempt: 1 }], reason: "unstarted", unstarted: true })).size, 1);
+    const undone = await store.jobGet({ id: first.id });
+    assert.equal(undone?.status, "enqueued");
+    assert.equal(undone?.attempts, 0, "the claim is undone");
+    assert.equal(undone?.availableAt.getTime(), first.availableAt.getTime(), "back where it stood, not at the end of the line");
+    const again = await claimOne();
+    assert.deepEqual([again?.id, again?.attempts], [first.id, 1], "still ahead of the job that became due after it");
+
+    assert.equal((await store.jobRelease({ items: [{ id: first.id, attempt: 1 }], reason: "shutdown", unstarted: false })).size, 1);
+    const released = await store.jobGet({ id: first.id });
+    assert.equal(released?.attempts, 1, "a started attempt stays counted");
+    assert.equal(released?.availableAt.getTime(), first.availableAt.getTime());
+    assert.equal((await claimOne())?.id, first.id);
+
+    const [direct] = await store.jobInsertClaimed({ items: [{ job: newJob("b"), leaseMs: LONG }] });
+    assert.ok(direct);
+    await store.jobRelease({ items: [{ id: direct.id, attempt: 1 }], reason: "unstarted", unstarted: true });
+    const back = await store.jobGet({ id: direct.id });
+    assert.deepEqual([back?.status, back?.attempts], ["enqueued", 0]);
+    assert.equal(back?.availableAt.getTime(), direct.createdAt.getTime(), "a job stored claimed stood in line from its creation");
+  });
+
+  test("a claim that finds a crash records it in errors, after what was there; at most MAX_KEPT_ERRORS are kept", async (t) => {
+    const { loc, store } = await fresh(t);
+    const [job] = await store.jobInsertMany({ jobs: [newJob("a")] });
+    assert.ok(job);
+    const claimOne = async () => (await store.jobClaim({ requests: [{ name: "a", limit: 1, leaseMs: LONG }] })).claimed[0];
+    await claimOne();
+    const failure = { attempt: 1, at: "2024-01-01T00:00:00.000Z", message: "foo" };
+    await store.jobFail({ id: job.id, attempt: 1, reason: "foo", delayMs: 0, errors: JSON.stringify([failure]) });
+    assert.deepEqual((await claimOne())?.errors, [failure], "a failure is not a crash");
+    await loc.makeAvailableNow(job.id);
+    const crashed = await claimOne();
+    assert.equal(crashed?.crashes, 1);
+    assert.deepEqual(crashed?.errors.map((e) => [e.attempt, e.message]), [[1, "foo"], [2, CRASH_MESSAGE]]);
+    const at = crashed?.errors[1]?.at ?? "";
+    assert.equal(new Date(at).toISOString(), at, "dated in ISO 8601, as the worker dates failures");
+    assert.ok(Math.abs(Date.parse(at) - Date.now()) < 60_000, `dated now: ${at}`);
+    assert.equal(crashed?.errors[1]?.stack, undefined);
+
+    for (let i = 0; i < MAX_KEPT_ERRORS; i++) {
+      await loc.makeAvailableNow(job.id);
+      await claimOne();
+    }
+    const last = await store.jobGet({ id: job.id });
+    assert.equal(last?.crashes, 1 + MAX_KEPT_ERRORS);
+    assert.deepEqual(last?.errors.map((e) => e.attempt), Array.from({ length: MAX_KEPT_ERRORS }, (_, i) => i + 3), "the latest kept, oldest first");
+    assert.ok(last?.errors.every((e) => e.message === CRASH_MESSAGE));
   });
 
   test("list, count and deleteFinished (only completed and cancelled, only old enough)", async (t) => {

@@ -19,7 +19,7 @@ import type { JobPlan } from "./fixtures/fault-worker.js";
 
 const { stalls: STALLS, late: LATE, normal: NORMAL, leakStalls: LEAK_STALLS, leakMb: LEAK_MB } = SCALE.stall;
 const LIFETIME_MS = 300;
-/** hewn gives a handler this long after its signal aborted before abandoning it (executor.ts). */
+/** hewn gives a handler this long after its signal aborted before abandoning it (src/worker/attempt.ts). */
 const ABANDON_MS = 1_000;
 const LATE_MS = LIFETIME_MS + ABANDON_MS + 1_500;
 

@@ -7,7 +7,8 @@
  * The last two tests are about the jobs that share a process with a poison job — running beside it in
  * other slots, or claimed ahead and held in the worker's local buffer (fast tasks): they die with it,
  * their leases expire together with its lease, and they are claimed again together. They must not be
- * quarantined for crashes they did not cause (hewn runs a job that crashed before alone in its process).
+ * quarantined for crashes they did not cause (hewn runs a job that crashed twice alone in its process;
+ * after one crash it runs as usual, since a first crash is most often collateral).
  */
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";

@@ -4,10 +4,8 @@
  * @module
  */
 import pg from "pg";
+import { RetryBackoff } from "../../retry-backoff.js";
 import * as sql from "./sql.js";
-
-const MIN_BACKOFF_MS = 100;
-const MAX_BACKOFF_MS = 5_000;
 
 /** Set on the listening session, so operators (and tests) can find it in pg_stat_activity. */
 export const LISTENER_APPLICATION_NAME = "hewn-listener";
@@ -32,7 +30,7 @@ export class Listener {
   private timer: NodeJS.Timeout | null = null;
   /** A reconnect attempt in flight, so stop() can wait for it and close what it opened. */
   private connecting: Promise<void> | null = null;
-  private backoff = MIN_BACKOFF_MS;
+  private readonly backoff = new RetryBackoff();
   private stopping: Promise<void> | null = null;
 
   constructor(private readonly options: ListenerOptions) {
@@ -103,8 +101,7 @@ export class Listener {
   }
 
   private scheduleReconnect(): void {
-    const delay = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+    const delay = this.backoff.next();
     this.timer = setTimeout(() => {
       this.timer = null;
       this.track(this.reconnect());
@@ -122,7 +119,7 @@ export class Listener {
     }
     if (this.stopping) return void (await endQuietly(client));
     this.client = client;
-    this.backoff = MIN_BACKOFF_MS;
+    this.backoff.reset();
     // Notifications sent while we were disconnected are lost: wake everything once.
     for (const name of this.names) this.wake(name);
   }

@@ -17,6 +17,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: "create jobs", up: sql.migration1 },
   { version: 2, name: "add crashes", up: sql.migration2 },
   { version: 3, name: "hot-path indexes", up: sql.migration3 },
+  { version: 4, name: "add available_before_claim", up: sql.migration4 },
 ];
 
 /**

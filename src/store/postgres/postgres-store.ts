@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
-import { JOB_STATUSES, type JobStatus } from "../../job.js";
+import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
@@ -171,6 +171,8 @@ export class PostgresStore implements Store {
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
       valid.map((item) => item.result),
+      CRASH_MESSAGE,
+      MAX_KEPT_ERRORS,
     ]);
     return {
       completed: new Set(rows[0]?.completed_ids ?? []),

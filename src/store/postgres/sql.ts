@@ -130,6 +130,13 @@ export const migration3 = (q: string) => `
     WHERE status IN ('enqueued', 'failed', 'dequeued') AND priority <> 0;
 `;
 
+/**
+ * Migration 4: `available_before_claim`, where a job stood in line when it was last claimed (its
+ * `available_at` just before the claim), so that handing it back (releaseJobs) puts it back in its place
+ * instead of behind every job that became due meanwhile. No default: a catalog-only change.
+ */
+export const migration4 = (q: string) => `ALTER TABLE ${q}.jobs ADD COLUMN available_before_claim timestamptz`;
+
 // ---------------------------------------------------------------------------------------------------
 // Jobs
 //
@@ -182,8 +189,8 @@ export const insertJobs = (q: string) => `
  * attempt 1, leased for $3 ms. No NOTIFY: nobody else is to take them.
  */
 export const insertClaimedJobs = (q: string) => `
-  INSERT INTO ${q}.jobs (name, data, status, available_at, started_at, attempts, priority, label)
-  SELECT name, data::json, 'dequeued', now() + lease_ms * interval '1 millisecond', now(), 1, priority, label
+  INSERT INTO ${q}.jobs (name, data, status, available_at, available_before_claim, started_at, attempts, priority, label)
+  SELECT name, data::json, 'dequeued', now() + lease_ms * interval '1 millisecond', now(), now(), 1, priority, label
   FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[])
     WITH ORDINALITY AS i(name, data, lease_ms, priority, label, ord)
   ORDER BY ord
@@ -206,6 +213,8 @@ export const transactionStatus = "SELECT transaction_timestamp() <> statement_ti
  *   too; claiming one of those counts a crash of the attempt that held it.
  * - Each request reads two index ranges, priority 0 and the rest (see migration 3), then keeps the
  *   first `lim` of both: each branch returns its own first `lim`, so the merge is exact.
+ * - A crash is also recorded in `errors` ($7 the message, dated now; at most $8 entries kept, oldest
+ *   dropped), and where the job stood in line is kept (`available_before_claim`) for a release.
  * - Jobs being completed in this statement are excluded from the claim (a row must not be updated
  *   twice in one statement).
  * - The ANY(ARRAY(...)) is redundant with the join but makes the UPDATE look rows up by primary key: the
@@ -251,6 +260,18 @@ export const completeAndClaim = (q: string) => `
   ), claimed AS (
     UPDATE ${q}.jobs AS t
     SET status = 'dequeued', attempts = t.attempts + 1, crashes = t.crashes + (t.status = 'dequeued')::int,
+        errors = CASE WHEN t.status = 'dequeued' THEN (
+          SELECT json_agg(kept.e ORDER BY kept.n) FROM (
+            SELECT e, n FROM json_array_elements(CASE WHEN json_typeof(t.errors) = 'array' THEN t.errors ELSE '[]'::json END)
+              WITH ORDINALITY AS old(e, n)
+            UNION ALL
+            SELECT json_build_object('attempt', t.attempts,
+              'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'message', $7::text), 9223372036854775807
+            ORDER BY n DESC
+            LIMIT $8::int
+          ) AS kept
+        ) ELSE t.errors END,
+        available_before_claim = t.available_at,
         started_at = now(), available_at = now() + picked.lease_ms * interval '1 millisecond', ended_at = NULL
     FROM picked
     WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
@@ -301,13 +322,15 @@ export const extendLeases = (q: string) => `
   RETURNING t.id`;
 
 /**
- * Released jobs are available at once and their worker is going away, so other processes are woken
- * (same NOTIFY-in-statement pattern as insertJobs).
+ * Released jobs go back in line where they stood when claimed (never later than now), so they are
+ * available at once; $5 = 1 undoes the claim of jobs that never started (their attempt is not counted).
+ * Other processes are woken (same NOTIFY-in-statement pattern as insertJobs).
  */
 export const releaseJobs = (q: string) => `
   WITH released AS (
     UPDATE ${q}.jobs AS t
-    SET status = 'enqueued', available_at = now(), ended_at = now(), reason = $3, attempts = t.attempts - $5::int
+    SET status = 'enqueued', available_at = least(now(), coalesce(t.available_before_claim, now())), ended_at = now(),
+        reason = $3, attempts = t.attempts - $5::int
     WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
     RETURNING t.id, t.name
   ), notified AS (

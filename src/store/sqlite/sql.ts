@@ -97,6 +97,13 @@ CREATE INDEX hewn_jobs_runnable ON hewn_jobs (name, available_at, id) WHERE ${RU
 CREATE INDEX hewn_jobs_runnable_priority ON hewn_jobs (name, priority DESC, available_at, id) WHERE ${RUNNABLE} AND priority <> 0;
 `;
 
+/**
+ * Migration 4: `available_before_claim`, where a job stood in line when it was last claimed (its
+ * `available_at` just before the claim), so that handing it back (RELEASE_JOB) puts it back in its place
+ * instead of behind every job that became due meanwhile.
+ */
+export const MIGRATION_4_ADD_AVAILABLE_BEFORE_CLAIM = "ALTER TABLE hewn_jobs ADD COLUMN available_before_claim INTEGER";
+
 // ---- Jobs ----------------------------------------------------------------------------------------
 
 export const INSERT_JOB = `
@@ -106,8 +113,8 @@ RETURNING *`;
 
 /** A job stored already claimed by the process that enqueues it (Store.jobInsertClaimed): attempt 1, leased. */
 export const INSERT_CLAIMED_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, started_at, attempts, priority, label)
-VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, 1, @priority, @label)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label)
+VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, @now, 1, @priority, @label)
 RETURNING *`;
 
 /**
@@ -130,12 +137,27 @@ ORDER BY priority DESC, available_at, id
 LIMIT @limit`;
 
 /**
+ * `errors` with an entry for the crashed attempt appended (@crashMessage, dated now), the oldest entry
+ * dropped beyond @maxErrors. Every value the SET reads is the row's value before the UPDATE.
+ */
+const ERRORS_WITH_CRASH = `(
+  SELECT CASE WHEN json_array_length(appended) > @maxErrors THEN json_remove(appended, '$[0]') ELSE appended END
+  FROM (SELECT json_insert(
+    CASE WHEN json_valid(hewn_jobs.errors) AND json_type(hewn_jobs.errors) = 'array' THEN hewn_jobs.errors ELSE '[]' END,
+    '$[#]',
+    json_object('attempt', hewn_jobs.attempts, 'at', strftime('%Y-%m-%dT%H:%M:%fZ', @now / 1000.0, 'unixepoch'),
+      'message', @crashMessage)) AS appended))`;
+
+/**
  * One row at a time, so the claimed rows come back in the order SELECT_CLAIMABLE chose. A job still
- * `dequeued` here had its lease expire with no outcome written: that previous attempt crashed.
+ * `dequeued` here had its lease expire with no outcome written: that previous attempt crashed, which is
+ * counted and recorded in `errors`. Where the job stood in line is kept for a release.
  */
 export const CLAIM_JOB = `
 UPDATE hewn_jobs
 SET status = 'dequeued', attempts = attempts + 1, crashes = crashes + (status = 'dequeued'),
+    errors = CASE WHEN status = 'dequeued' THEN ${ERRORS_WITH_CRASH} ELSE errors END,
+    available_before_claim = available_at,
     started_at = @now, available_at = @now + @leaseMs, ended_at = NULL
 WHERE id = @id
 RETURNING *`;
@@ -166,9 +188,14 @@ export const CANCEL_JOB_ANY = `${CANCEL_SET} WHERE id = @id AND status NOT IN ('
 
 export const EXTEND_LEASE = `UPDATE hewn_jobs SET available_at = @now + @leaseMs WHERE ${FENCE}`;
 
+/**
+ * Back in line where it stood when claimed (never later than now); @undo 1 undoes the claim of a job
+ * that never started (its attempt is not counted).
+ */
 export const RELEASE_JOB = `
 UPDATE hewn_jobs
-SET status = 'enqueued', available_at = @now, ended_at = @now, reason = @reason, attempts = attempts - @undo
+SET status = 'enqueued', available_at = MIN(@now, COALESCE(available_before_claim, @now)), ended_at = @now,
+    reason = @reason, attempts = attempts - @undo
 WHERE ${FENCE}`;
 
 export const SET_PROGRESS = `UPDATE hewn_jobs SET progress = @progress WHERE ${FENCE}`;

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
-import { JOB_STATUSES, type JobStatus } from "../../job.js";
+import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
@@ -118,7 +118,7 @@ export class SqliteStore implements Store {
         // LIMIT -1 means "no limit" to SQLite.
         if (!(limit > 0)) continue;
         for (const id of select.all({ name, now, limit }) as number[]) {
-          rows.push(claim.get({ id, now, leaseMs }) as SqliteJobRow);
+          rows.push(claim.get({ id, now, leaseMs, crashMessage: CRASH_MESSAGE, maxErrors: MAX_KEPT_ERRORS }) as SqliteJobRow);
         }
       }
       return { completed, rows };

@@ -20,6 +20,11 @@ export const SCALE = {
   fuzz: { runs: SOAK ? 10_000 : 1_500, sentinels: 25 },
   /** 7. Load. */
   load: { jobs: SOAK ? 100_000 : 10_000, processes: 4, workers: 16, failRate: 0.1 },
+  /**
+   * 8. One of two processes killed: the survivor drains. Slow handlers (no local buffer), and few enough
+   * jobs that the whole scenario stays short.
+   */
+  survivor: { jobs: SOAK ? 240 : 64, processes: 2, workers: 8, handlerMs: 1_000, leaseMs: 2_000, poisonJobs: SOAK ? 120 : 48 },
 } as const;
 
 /** Hard timeout of one scenario (one store). */

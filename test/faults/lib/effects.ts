@@ -8,9 +8,10 @@ import path from "node:path";
 export interface EffectRecord {
   /**
    * S: handler started; C: completion side-effect; A: finished after its signal aborted (no side-effect);
-   * J: the worker began the attempt (job:start), before any handler ran.
+   * J: the worker began the attempt (job:start), before any handler ran; R: the worker released the job
+   * at shutdown (job:release); U: the worker handed the job back unstarted to isolate a suspect (job:unclaim).
    */
-  kind: "S" | "C" | "A" | "J";
+  kind: "S" | "C" | "A" | "J" | "R" | "U";
   id: string;
   attempt: number;
   pid: number;
@@ -36,13 +37,19 @@ export function parseEffects(text: string, into: EffectRecord[] = []): { records
   for (const line of text.split("\n")) {
     if (line === "") continue;
     const [kind, id, attempt, pid, at, ...rest] = line.split(" ");
-    if ((kind !== "S" && kind !== "C" && kind !== "A" && kind !== "J") || !id || rest.length > 0 || at === undefined || !/^\d+$/.test(at)) {
+    if (!isKind(kind) || !id || rest.length > 0 || at === undefined || !/^\d+$/.test(at)) {
       malformed++; // a line cut short by SIGKILL
       continue;
     }
     into.push({ kind, id, attempt: Number(attempt), pid: Number(pid), at: Number(at) });
   }
   return { records: into, malformed };
+}
+
+const KINDS: ReadonlySet<string> = new Set(["S", "C", "A", "J", "R", "U"]);
+
+function isKind(kind: string | undefined): kind is EffectRecord["kind"] {
+  return kind !== undefined && KINDS.has(kind);
 }
 
 export function readEffectsFile(file: string): EffectRecord[] {

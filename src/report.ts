@@ -2,7 +2,7 @@
  * Where background errors go. Every loop and every attempt reports through one function, so none is swallowed.
  * @module
  */
-import type { Job } from "../job.js";
+import type { Job } from "./job.js";
 
 /** Which part of hewn met the error. */
 export type ErrorSource =
@@ -14,7 +14,7 @@ export type ErrorSource =
   | "claim" // the fetch loop could not claim jobs (it retries with backoff)
   | "heartbeat" // renewing leases failed (it retries)
   | "listen" // the wake-up listener lost its connection (it reconnects)
-  | "release" // handing back jobs at shutdown failed (their leases will expire instead)
+  | "release" // handing jobs back (at shutdown, or to let a suspect run alone) failed; their leases will expire instead
   | "retention" // deleting finished jobs failed (it tries again next round)
   | "store" // the store's connection pool reported an error
   | "listener"; // an event listener threw
