@@ -3,7 +3,8 @@
  * @packageDocumentation
  */
 export { Queue } from "./queue.js";
-export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, ListOptions, CloseOptions } from "./queue.js";
+export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
+export type { ListOptions } from "./admin.js";
 export type { StoreSettings, TransactionHandle, PostgresTransaction, SqliteTransaction } from "./store/registry.js";
 export type { SqliteOptions } from "./store/sqlite/open.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";

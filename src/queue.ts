@@ -4,17 +4,18 @@
  */
 import { systemClock, type Clock } from "./clock.js";
 import { QueueClosedError, ValidationError, coerceError } from "./errors.js";
+import { Admin, type ListOptions } from "./admin.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
-import { JOB_STATUSES, type Job, type JobStatus, type Json, type JsonCompatible } from "./job.js";
+import type { Job, JobStatus, Json, JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
 import type { Service, ServiceDeps } from "./maintenance/service.js";
 import { STORE_NAMES, openStore, type StoreSettings, type TransactionHandle } from "./store/registry.js";
-import type { Store, StoredJob } from "./store/store.js";
+import type { Store } from "./store/store.js";
 import { resolveTask, type Handler, type Task, type TaskOptions } from "./task.js";
 import {
   DEFAULT_MAX_PAYLOAD_BYTES, MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName,
-  checkOptionsObject, describe,
+  checkOptionsObject,
 } from "./validate.js";
 import type { ErrorContext, ErrorReporter } from "./report.js";
 import { Worker } from "./worker/worker.js";
@@ -78,16 +79,6 @@ export interface EnqueueItem<Data = Json> {
   label?: string;
 }
 
-/** Options of {@link Queue.list}. */
-export interface ListOptions {
-  name?: string;
-  status?: JobStatus;
-  /** At most this many jobs (1..10 000). Default 100. */
-  limit?: number;
-  /** Only jobs after this id, for paging: pass the last id of the previous page. */
-  afterId?: string;
-}
-
 /** Options of {@link Queue.close}. */
 export interface CloseOptions {
   /**
@@ -100,8 +91,6 @@ export interface CloseOptions {
 const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "durability", ...STORE_NAMES] as const;
 const ENQUEUE_OPTION_KEYS = [...ITEM_KEYS.filter((key) => key !== "name" && key !== "data"), "tx"] as const;
 const DEFAULT_GRACE_MS = 10_000;
-/** Ids are opaque strings (the store decides their shape); anything longer is no id of ours. */
-const MAX_ID_LENGTH = 255;
 
 /**
  * A durable job queue on SQLite or PostgreSQL. Define tasks, enqueue jobs, and `start()` workers in any
@@ -116,6 +105,7 @@ export class Queue {
   readonly #maxPayloadBytes: number;
   readonly #removeAfter: number | undefined;
   readonly #enqueuer: Enqueuer;
+  readonly #admin: Admin;
   /** The one clock of the queue's background services. */
   readonly #clock: Clock = systemClock;
   #worker: Worker | undefined;
@@ -136,6 +126,7 @@ export class Queue {
       onStored: (jobs) => this.#events.emit("job:enqueue", { jobs }),
       onCommitted: () => this.#worker?.wake(),
     });
+    this.#admin = new Admin({ store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason) });
   }
 
   /**
@@ -281,34 +272,21 @@ export class Queue {
    * The job with this id, or null if there is none (or retention deleted it). `Data` and `Result` type
    * what you know the job holds; they are not checked.
    */
-  async get<Data = Json, Result = Json>(id: string): Promise<Job<Data, Result> | null> {
+  get<Data = Json, Result = Json>(id: string): Promise<Job<Data, Result> | null> {
     this.#assertOpen("get");
-    return (await this.#store.jobGet({ id: checkId(id) })) as Job<Data, Result> | null;
+    return this.#admin.get<Data, Result>(id);
   }
 
   /** Jobs in id order (oldest first), optionally filtered by task name and status. */
-  async list<Data = Json, Result = Json>(options?: ListOptions): Promise<Job<Data, Result>[]> {
+  list<Data = Json, Result = Json>(options?: ListOptions): Promise<Job<Data, Result>[]> {
     this.#assertOpen("list");
-    const given = checkOptionsObject(options, "options");
-    checkKnownKeys(given, ["name", "status", "limit", "afterId"], "options");
-    if (given.name !== undefined) checkName(given.name, "options.name");
-    if (given.status !== undefined && !JOB_STATUSES.includes(given.status)) {
-      throw new ValidationError("options.status", `must be one of ${JOB_STATUSES.join(", ")}`);
-    }
-    const query = {
-      limit: checkInteger(given.limit ?? 100, "options.limit", 1, 10_000),
-      ...(given.name !== undefined && { name: given.name }),
-      ...(given.status !== undefined && { status: given.status }),
-      ...(given.afterId !== undefined && { afterId: checkId(given.afterId, "options.afterId") }),
-    };
-    return (await this.#store.jobList(query)) as Job<Data, Result>[];
+    return this.#admin.list<Data, Result>(options);
   }
 
   /** How many jobs are in each status, optionally for one task. */
-  async count(name?: string): Promise<Record<JobStatus, number>> {
+  count(name?: string): Promise<Record<JobStatus, number>> {
     this.#assertOpen("count");
-    if (name !== undefined) checkName(name);
-    return this.#store.jobCountByStatus(name === undefined ? {} : { name });
+    return this.#admin.count(name);
   }
 
   /**
@@ -318,15 +296,9 @@ export class Queue {
    * process at its next lease renewal, as a lost lease.
    * @returns true if this call cancelled the job; false if it does not exist or had already finished.
    */
-  async cancel(id: string, reason: string): Promise<boolean> {
+  cancel(id: string, reason: string): Promise<boolean> {
     this.#assertOpen("cancel");
-    const checkedId = checkId(id);
-    if (typeof reason !== "string" || reason.length === 0) throw new ValidationError("reason", "must be a non-empty string");
-    const row = await this.#store.jobCancel({ id: checkedId, attempt: null, reason, errors: null });
-    if (!row) return false;
-    this.#worker?.cancel(checkedId, reason);
-    this.#events.emit("job:cancel", { job: row, reason });
-    return true;
+    return this.#admin.cancel(id, reason);
   }
 
   /** Listens to a lifecycle event of this process's jobs. */
@@ -357,15 +329,6 @@ export class Queue {
   #assertOpen(call: string): void {
     if (this.#closing) throw new QueueClosedError(call);
   }
-}
-
-/** An id as a caller gives it: a non-empty string (a safe integer is accepted too); its shape is the store's business. */
-function checkId(id: unknown, field = "id"): string {
-  const text = typeof id === "number" && Number.isSafeInteger(id) ? String(id) : id;
-  if (typeof text !== "string" || text.length === 0 || text.length > MAX_ID_LENGTH) {
-    throw new ValidationError(field, `must be a job id (a non-empty string), got ${describe(id)}`);
-  }
-  return text;
 }
 
 function defaultOnError(error: Error, context: ErrorContext): void {
