@@ -8,31 +8,31 @@ import type { Job } from "./job.js";
 /** Events a queue emits, each with one payload object. They double as the hook for metrics and logs. */
 export interface QueueEvents {
   /** Jobs were stored by this process (with `tx`: inside the caller's transaction, which may still roll back). */
-  "job:enqueue": { jobs: Job<unknown, unknown>[] };
+  "job:enqueue": { jobs: Job[] };
   /** A worker of this process claimed a job and is about to run its handler. */
-  "job:start": { job: Job<unknown, unknown> };
+  "job:start": { job: Job };
   /** The attempt succeeded and its result is stored. */
-  "job:complete": { job: Job<unknown, unknown>; result: unknown; durationMs: number };
+  "job:complete": { job: Job; result: unknown; durationMs: number };
   /** The attempt failed and a retry is scheduled at `job.availableAt`. */
-  "job:fail": { job: Job<unknown, unknown>; error: Error; durationMs: number };
+  "job:fail": { job: Job; error: Error; durationMs: number };
   /**
    * The job was cancelled: by its handler, by `maxAttempts`, by quarantine, because its payload was
    * invalid, or by an operator's `queue.cancel` in this process (emitted once, by the process that cancelled).
    */
-  "job:cancel": { job: Job<unknown, unknown>; reason: string };
+  "job:cancel": { job: Job; reason: string };
   /** This process lost a job's lease while running it; its outcome was not written. */
-  "job:lease-lost": { job: Job<unknown, unknown>; error: Error };
+  "job:lease-lost": { job: Job; error: Error };
   /**
    * The queue was closing: the job was handed back for another worker to take at once, keeping its place
    * in line. Once per attempt at most.
    */
-  "job:release": { job: Job<unknown, unknown> };
+  "job:release": { job: Job };
   /**
    * This process gave back a job it had claimed but not started, to let a job that crashed before run
    * alone (see `maxCrashes`): the claim was undone (the attempt is not counted) and the job keeps its
    * place in line, for any worker to take. Not a shutdown, and not a fault.
    */
-  "job:unclaim": { job: Job<unknown, unknown> };
+  "job:unclaim": { job: Job };
   /** Retention deleted finished jobs. */
   "queue:cleanup": { deleted: number };
 }

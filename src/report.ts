@@ -23,7 +23,7 @@ export type ErrorSource =
 export interface ErrorContext {
   source: ErrorSource;
   /** The job concerned, if any. */
-  job?: Job<unknown, unknown>;
+  job?: Job;
 }
 
 export type ErrorReporter = (error: Error, context: ErrorContext) => void;

@@ -9,7 +9,7 @@
  * @module
  */
 import { coerceError } from "../errors.js";
-import type { JobAttemptError, JobStatus } from "../job.js";
+import type { JobAttemptError, JobStatus, Json } from "../job.js";
 import type { StoredJob } from "./store.js";
 
 /** A time as a driver returns it: a `Date` (PostgreSQL timestamptz) or epoch ms (SQLite INTEGER). */
@@ -71,20 +71,20 @@ function toDateOrNull(value: StoredTime | null): Date | null {
   return value === null ? null : toDate(value);
 }
 
-function decode(text: string): { value: unknown } | { error: string } {
+function decode(text: string): { value: Json } | { error: string } {
   try {
-    return { value: JSON.parse(text) as unknown };
+    return { value: JSON.parse(text) as Json };
   } catch (error) {
     return { error: coerceError(error).message };
   }
 }
 
-function decodedOrNull(text: string): unknown {
+function decodedOrNull(text: string): Json {
   const decoded = decode(text);
   return "value" in decoded ? decoded.value : null;
 }
 
 function decodeErrors(text: string): JobAttemptError[] {
   const decoded = decode(text);
-  return "value" in decoded && Array.isArray(decoded.value) ? (decoded.value as JobAttemptError[]) : [];
+  return "value" in decoded && Array.isArray(decoded.value) ? (decoded.value as unknown as JobAttemptError[]) : [];
 }

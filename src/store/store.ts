@@ -26,7 +26,7 @@ import type { Job, JobStatus } from "../job.js";
 export const MAX_BATCH = 1000;
 
 /** A job as the store returns it: `data` and `result` parsed, plus a note if the payload could not be decoded. */
-export interface StoredJob extends Job<unknown, unknown> {
+export interface StoredJob extends Job {
   /** Set when the stored payload is not valid JSON; `data` is then `null`. Such a job is cancelled, never run. */
   dataError?: string;
 }

@@ -13,7 +13,7 @@
 import { backoffDelay } from "../backoff.js";
 import { LeaseLostError, coerceError, findJobError } from "../errors.js";
 import type { QueueEvents, TypedEmitter } from "../events.js";
-import { MAX_KEPT_ERRORS, type Job, type JobAttemptError } from "../job.js";
+import { MAX_KEPT_ERRORS, type Job, type JobAttemptError, type Json } from "../job.js";
 import type { ErrorReporter } from "../report.js";
 import { RetryBackoff } from "../retry-backoff.js";
 import type { Store, StoredJob } from "../store/store.js";
@@ -87,8 +87,8 @@ export class Outcomes {
       (row) => row.status === "completed");
     if (!written) return;
     const now = new Date();
-    const completed: Job<unknown, unknown> = {
-      ...job, status: "completed", result: JSON.parse(result) as unknown, reason: null, endedAt: now, finishedAt: now,
+    const completed: Job = {
+      ...job, status: "completed", result: JSON.parse(result) as Json, reason: null, endedAt: now, finishedAt: now,
     };
     this.#deps.events.emit("job:complete", { job: completed, result: completed.result, durationMs });
   }
