@@ -20,12 +20,16 @@ export interface StartOptions {
   nodeArgs?: string[];
   /** Called with every stdout line as it arrives. */
   onLine?: (line: string) => void;
+  /** Give the child a stdin pipe (see {@link WorkerProcess.closeStdin}); otherwise its stdin is ignored. */
+  stdin?: boolean;
 }
 
 export interface WorkerProcess {
   child: ChildProcess;
   /** Resolves with the first stdout line matching `pattern` (one already printed counts). */
   line(pattern: RegExp, what: string, timeoutMs?: number): Promise<string>;
+  /** Ends the child's stdin (started with `stdin: true`): a signal the child can wait for. */
+  closeStdin(): void;
   /** Every stdout line printed so far. */
   lines(): readonly string[];
   /** Sends SIGTERM and resolves with the exit code. */
@@ -40,7 +44,7 @@ export interface WorkerProcess {
 export function startWorker(config: Record<string, unknown>, options: StartOptions = {}): WorkerProcess {
   const fixture = options.fixture ?? FIXTURE;
   const args = [...(options.nodeArgs ?? []), "--import", "tsx", fixture, JSON.stringify(config)];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let buffer = "";
@@ -67,6 +71,10 @@ export function startWorker(config: Record<string, unknown>, options: StartOptio
       const seen = lines.find((line) => pattern.test(line));
       if (seen) return Promise.resolve(seen);
       return within(new Promise<string>((resolve) => waiters.push({ pattern, resolve })), `${what} (stderr: ${errors.slice(-500)})`, timeoutMs);
+    },
+    closeStdin() {
+      if (!child.stdin) throw new Error("closeStdin() needs startWorker(…, { stdin: true })");
+      child.stdin.end();
     },
     lines: () => lines,
     async stop() {
