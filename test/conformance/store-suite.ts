@@ -5,13 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
-import type { NewJob, Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
+import { newJob } from "../helpers.js";
 
 const LONG = 3_600_000;
-
-function newJob(name: string, extra: Partial<NewJob> = {}): NewJob {
-  return { name, data: JSON.stringify({ n: 1 }), delayMs: 0, priority: 0, label: null, ...extra };
-}
 
 export function storeSuite(harness: StoreHarness): void {
   async function fresh(t: { after(fn: () => Promise<void>): void }) {
@@ -23,7 +20,7 @@ export function storeSuite(harness: StoreHarness): void {
 
   test("job fields after insert, claim and complete", async (t) => {
     const { store } = await fresh(t);
-    const [job] = await store.jobInsertMany({ jobs: [newJob("a")] });
+    const [job] = await store.jobInsertMany({ jobs: [newJob("a", { data: '{"n":1}' })] });
     assert.ok(job);
     assert.equal(job.status, "enqueued");
     assert.equal(job.name, "a");

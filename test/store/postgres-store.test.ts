@@ -14,16 +14,13 @@ import { LISTENER_APPLICATION_NAME } from "../../src/store/postgres/listener.js"
 import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { channelName } from "../../src/store/postgres/sql.js";
-import type { NewJob, Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
 import type { TestLocation } from "../harness/harness.js";
 import { databaseUrl, postgresHarness } from "../harness/postgres.js";
+import { newJob, until, within } from "../helpers.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const skip = await postgresHarness.skipReason();
-
-function job(name: string, extra: Partial<NewJob> = {}): NewJob {
-  return { name, data: "{}", delayMs: 0, priority: 0, label: null, ...extra };
-}
 
 async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<{ location: TestLocation; store: Store; schema: string }> {
   const location = await postgresHarness.fresh();
@@ -34,14 +31,6 @@ async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(20);
-  }
 }
 
 /** Records wake-ups with their arrival time and lets a test await the next one for a name. */
@@ -58,11 +47,8 @@ function wakeRecorder() {
         waiter.resolve(at);
       }
     },
-    next(name: string, timeoutMs = 10_000): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no wake-up for ${name} within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ name, resolve: (at) => (clearTimeout(timer), resolve(at)) });
-      });
+    next(name: string): Promise<number> {
+      return within(new Promise<number>((resolve) => waiters.push({ name, resolve })), `a wake-up for ${name}`);
     },
   };
 }
@@ -125,14 +111,14 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
 
       // Rolled back: never visible, never announced.
       await client.query("BEGIN");
-      const [rolled] = await store.jobInsertMany({ jobs: [job("tx-rolled")], tx: client });
+      const [rolled] = await store.jobInsertMany({ jobs: [newJob("tx-rolled")], tx: client });
       assert.ok(rolled);
       await client.query("ROLLBACK");
       assert.equal(await store.jobGet({ id: rolled.id }), null);
 
       // Committed: invisible and silent until COMMIT.
       await client.query("BEGIN");
-      const [kept] = await store.jobInsertMany({ jobs: [job("tx-kept", { data: '{"b":1,"a":[2]}' })], tx: client });
+      const [kept] = await store.jobInsertMany({ jobs: [newJob("tx-kept", { data: '{"b":1,"a":[2]}' })], tx: client });
       assert.ok(kept);
       const woken = recorder.next("tx-kept");
       await delay(300);
@@ -150,7 +136,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("tx must be a client with query(); anything else is a ValidationError on options.tx", async (t) => {
       const { store, location } = await freshStore(t);
       for (const bad of [{}, "client", 42, { query: "SELECT 1" }]) {
-        await assert.rejects(store.jobInsertMany({ jobs: [job("x")], tx: bad }), (e: unknown) => e instanceof ValidationError && e.field === "options.tx");
+        await assert.rejects(store.jobInsertMany({ jobs: [newJob("x")], tx: bad }), (e: unknown) => e instanceof ValidationError && e.field === "options.tx");
       }
       assert.deepEqual(await location.exec("SELECT count(*)::int AS n FROM {table}"), [{ n: 0 }]);
     });
@@ -163,7 +149,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const data = '{"z":1,"a":{"y":[1,2.50,"x"],"b":null}}';
       const woken = recorder.next("n-b");
       const jobs = await store.jobInsertMany({ jobs: [
-        job("n-a", { data }), job("n-b"), job("n-a"), job("n-later", { delayMs: 60_000 }),
+        newJob("n-a", { data }), newJob("n-b"), newJob("n-a"), newJob("n-later", { delayMs: 60_000 }),
       ] });
       assert.deepEqual(jobs.map((j) => j.name), ["n-a", "n-b", "n-a", "n-later"]);
       assert.deepEqual(jobs.map((j) => BigInt(j.id)), [...jobs.map((j) => BigInt(j.id))].sort((x, y) => (x < y ? -1 : 1)));
@@ -182,7 +168,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     const stop = await store.listen({ names: ["rel"], onWake: recorder.onWake, onError: () => undefined });
     t.after(stop);
     const inserted = recorder.next("rel");
-    await store.jobInsertMany({ jobs: [job("rel")] });
+    await store.jobInsertMany({ jobs: [newJob("rel")] });
     await inserted;
     const [claimed] = (await store.jobClaim({ requests: [{ name: "rel", limit: 1, leaseMs: 60_000 }] })).claimed;
     assert.ok(claimed);
@@ -218,12 +204,12 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const [after] = await findBackends();
       assert.ok(after && after.pid !== backend.pid, "no new listener session");
       const woken = recorder.next("l-b");
-      await store.jobInsertMany({ jobs: [job("l-b")] });
+      await store.jobInsertMany({ jobs: [newJob("l-b")] });
       await woken;
 
       await stop();
       await stop();
-      await waitFor("the listener session to close", async () => (await findBackends()).length === 0);
+      await until(async () => (await findBackends()).length === 0, "the listener session to close");
     });
 
     test("a listener stopped while reconnecting stays stopped", async (t) => {
@@ -233,7 +219,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       await location.exec(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
         [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`]);
-      await waitFor("the loss to be reported", () => errors.length > 0);
+      await until(() => errors.length > 0, "the loss to be reported");
       await stop();
       await delay(400);
       const sessions = await location.exec(
@@ -246,7 +232,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
   describe("time comes from the database", () => {
     test("availableAt and delays are computed from now() in SQL", async (t) => {
       const { store } = await freshStore(t);
-      const [now] = await store.jobInsertMany({ jobs: [job("time")] });
+      const [now] = await store.jobInsertMany({ jobs: [newJob("time")] });
       assert.ok(now);
       assert.equal(now.availableAt.getTime(), now.createdAt.getTime());
 
@@ -257,13 +243,13 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       assert.ok(failed?.endedAt);
       assert.equal(failed.availableAt.getTime() - failed.endedAt.getTime(), 4_321);
 
-      const [later] = await store.jobInsertMany({ jobs: [job("time-later", { delayMs: 60_000 })] });
+      const [later] = await store.jobInsertMany({ jobs: [newJob("time-later", { delayMs: 60_000 })] });
       assert.equal(later && later.availableAt.getTime() - later.createdAt.getTime(), 60_000);
       const ms = await store.jobNextAvailableIn({ names: ["time-later"] });
       assert.ok(ms !== null && ms > 50_000 && ms <= 60_000, `msUntilNextAvailable = ${ms}`);
       const retryIn = await store.jobNextAvailableIn({ names: ["time"] });
       assert.ok(retryIn !== null && retryIn > 3_000 && retryIn <= 4_321, `msUntilNextAvailable = ${retryIn}`);
-      await store.jobInsertMany({ jobs: [job("time")] });
+      await store.jobInsertMany({ jobs: [newJob("time")] });
       assert.equal(await store.jobNextAvailableIn({ names: ["time", "time-later"] }), 0);
       assert.equal(await store.jobNextAvailableIn({ names: ["nothing"] }), null);
     });
@@ -272,7 +258,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
   describe("smoke", () => {
     test("insert → claim → complete", async (t) => {
       const { store } = await freshStore(t);
-      const [inserted] = await store.jobInsertMany({ jobs: [job("smoke", { data: '{"n":1}', priority: 3, label: "L" })] });
+      const [inserted] = await store.jobInsertMany({ jobs: [newJob("smoke", { data: '{"n":1}', priority: 3, label: "L" })] });
       assert.ok(inserted);
       assert.equal(typeof inserted.id, "string");
       assert.equal(inserted.status, "enqueued");
@@ -300,7 +286,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const { store, location } = await freshStore(t);
       const other = await location.openStore();
       const total = 200;
-      await store.jobInsertMany({ jobs: Array.from({ length: total }, (_, i) => job("race", { priority: i % 3 })) });
+      await store.jobInsertMany({ jobs: Array.from({ length: total }, (_, i) => newJob("race", { priority: i % 3 })) });
       const claimAll = async (s: Store) => {
         const ids: string[] = [];
         for (;;) {
@@ -320,7 +306,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("claims follow priority, then availableAt, then id, each request limited separately", async (t) => {
       const { store } = await freshStore(t);
       const inserted = await store.jobInsertMany({ jobs: [
-        job("p"), job("p", { priority: 5 }), job("p"), job("q"), job("q"), job("q"),
+        newJob("p"), newJob("p", { priority: 5 }), newJob("p"), newJob("q"), newJob("q"), newJob("q"),
       ] });
       const claimed = (await store.jobClaim({ requests: [{ name: "p", limit: 2, leaseMs: 1_000 }, { name: "q", limit: 1, leaseMs: 1_000 }] })).claimed;
       const ids = inserted.map((j) => j.id);
@@ -330,7 +316,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
 
     test("fencing: writes with a stale attempt are not applied", async (t) => {
       const { store, location } = await freshStore(t);
-      const [inserted] = await store.jobInsertMany({ jobs: [job("fence")] });
+      const [inserted] = await store.jobInsertMany({ jobs: [newJob("fence")] });
       assert.ok(inserted);
       (await store.jobClaim({ requests: [{ name: "fence", limit: 1, leaseMs: 60_000 }] })).claimed;
       await location.makeAvailableNow(inserted.id);
@@ -357,7 +343,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
 
     test("deleteFinished removes only old finished jobs, up to the limit", async (t) => {
       const { store, location } = await freshStore(t);
-      const jobs = await store.jobInsertMany({ jobs: [job("d"), job("d"), job("d"), job("d")] });
+      const jobs = await store.jobInsertMany({ jobs: [newJob("d"), newJob("d"), newJob("d"), newJob("d")] });
       const ids = jobs.map((j) => j.id);
       const claimed = (await store.jobClaim({ requests: [{ name: "d", limit: 3, leaseMs: 60_000 }] })).claimed;
       await store.jobCompleteMany({ items: claimed.slice(0, 2).map((j) => ({ id: j.id, attempt: j.attempts, result: "null" })) });
@@ -375,7 +361,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const { store } = await freshStore(t);
       const zero = { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 };
       assert.deepEqual(await store.jobCountByStatus({}), zero);
-      const [a, b, c, d] = await store.jobInsertMany({ jobs: [job("c"), job("c"), job("c"), job("c"), job("c"), job("other")] });
+      const [a, b, c, d] = await store.jobInsertMany({ jobs: [newJob("c"), newJob("c"), newJob("c"), newJob("c"), newJob("c"), newJob("other")] });
       assert.ok(a && b && c && d);
       const claimed = (await store.jobClaim({ requests: [{ name: "c", limit: 4, leaseMs: 60_000 }] })).claimed;
       const attempt = (id: string) => claimed.find((j) => j.id === id)?.attempts ?? 0;
@@ -417,7 +403,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const store = new PostgresStore({ pool, ownsPool: false, schema, onError: (e) => errors.push(e) });
       await store.migrate();
       await location.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [`idle_${schema}`]);
-      await waitFor("the idle connection error", () => errors.length > 0);
+      await until(() => errors.length > 0, "the idle connection error");
       assert.ok(errors[0] instanceof StoreError);
 
       await Promise.all([store.close(), store.close()]);

@@ -12,6 +12,7 @@ import { StoreError, ValidationError } from "../../src/errors.js";
 import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { NewJob, StoredJob } from "../../src/store/store.js";
+import { newJob } from "../helpers.js";
 import type { TestLocation } from "../harness/harness.js";
 import { sqliteHarness } from "../harness/sqlite.js";
 
@@ -39,10 +40,6 @@ async function withStore(fn: (ctx: Context) => Promise<void>, options: { busyTim
     await store.close();
     await loc.drop();
   }
-}
-
-function newJob(name: string, data: unknown = {}, more: Partial<NewJob> = {}): NewJob {
-  return { name, data: JSON.stringify(data), delayMs: 0, priority: 0, label: null, ...more };
 }
 
 async function insertOne(store: SqliteStore, job: NewJob): Promise<string> {
@@ -122,13 +119,13 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
       const db = new Database(file);
       try {
         db.exec("BEGIN");
-        const [rolledBack] = await store.jobInsertMany({ jobs: [newJob("tx", { n: 1 })], tx: db });
+        const [rolledBack] = await store.jobInsertMany({ jobs: [newJob("tx", { data: '{"n":1}' })], tx: db });
         assert.ok(rolledBack);
         db.exec("ROLLBACK");
         assert.equal(await store.jobGet({ id: rolledBack.id }), null);
 
         db.exec("BEGIN");
-        const [committed] = await store.jobInsertMany({ jobs: [newJob("tx", { n: 2 })], tx: db });
+        const [committed] = await store.jobInsertMany({ jobs: [newJob("tx", { data: '{"n":2}' })], tx: db });
         assert.ok(committed);
         let woken = false;
         store.afterTransaction(db, () => (woken = true));
@@ -151,7 +148,7 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
         let inserted: Promise<StoredJob[]> | undefined;
         // better-sqlite3 refuses a transaction function that returns a promise, so keep it aside.
         db.transaction(() => {
-          inserted = store.jobInsertMany({ jobs: [newJob("sync", 1), newJob("sync", 2)], tx: db });
+          inserted = store.jobInsertMany({ jobs: [newJob("sync", { data: "1" }), newJob("sync", { data: "2" })], tx: db });
         })();
         assert.ok(inserted);
         const jobs = await inserted;
@@ -172,8 +169,8 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
       const db = new Database(file);
       try {
         db.exec("BEGIN");
-        const broken = newJob("half", 2, { name: null as unknown as string });
-        await assert.rejects(store.jobInsertMany({ jobs: [newJob("half", 1), broken], tx: db }), StoreError);
+        const broken = newJob("half", { data: "2", name: null as unknown as string });
+        await assert.rejects(store.jobInsertMany({ jobs: [newJob("half", { data: "1" }), broken], tx: db }), StoreError);
         db.exec("COMMIT");
         assert.equal((await store.jobCountByStatus({ name: "half" })).enqueued, 0);
       } finally {
@@ -264,7 +261,7 @@ describe("SqliteStore rows it cannot decode", () => {
 describe("SqliteStore smoke", () => {
   test("insert → claim → complete", async () => {
     await withStore(async ({ store, time }) => {
-      const [job] = await store.jobInsertMany({ jobs: [newJob("mail", { to: "a" }, { label: "x", priority: 3 })] });
+      const [job] = await store.jobInsertMany({ jobs: [newJob("mail", { data: '{"to":"a"}', label: "x", priority: 3 })] });
       assert.ok(job);
       assert.equal(job.status, "enqueued");
       assert.equal(job.label, "x");
@@ -295,8 +292,8 @@ describe("SqliteStore smoke", () => {
   test("claims by priority, then availableAt, then id, each request limited separately", async () => {
     await withStore(async ({ store, time }) => {
       await insertOne(store, newJob("a"));
-      const earlier = await insertOne(store, newJob("a", {}, { delayMs: -5 }));
-      const high = await insertOne(store, newJob("a", {}, { priority: 9 }));
+      const earlier = await insertOne(store, newJob("a", { delayMs: -5 }));
+      const high = await insertOne(store, newJob("a", { priority: 9 }));
       const other = await insertOne(store, newJob("b"));
       time.now += 1;
       const claimed = (await store.jobClaim({ requests: [
@@ -408,7 +405,7 @@ describe("SqliteStore smoke", () => {
   test("countJobs reports all five statuses; listJobs filters and pages by numeric id", async () => {
     await withStore(async ({ store }) => {
       assert.deepEqual(await store.jobCountByStatus({ name: "none" }), { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
-      const jobs = await store.jobInsertMany({ jobs: Array.from({ length: 12 }, (_, i) => newJob(i % 2 === 0 ? "even" : "odd", i)) });
+      const jobs = await store.jobInsertMany({ jobs: Array.from({ length: 12 }, (_, i) => newJob(i % 2 === 0 ? "even" : "odd", { data: String(i) })) });
       (await store.jobClaim({ requests: [{ name: "even", limit: 2, leaseMs: LEASE }] })).claimed;
       assert.deepEqual(await store.jobCountByStatus({}), { enqueued: 10, dequeued: 2, completed: 0, failed: 0, cancelled: 0 });
       assert.deepEqual(await store.jobCountByStatus({ name: "odd" }), { enqueued: 6, dequeued: 0, completed: 0, failed: 0, cancelled: 0 });
