@@ -45,6 +45,8 @@ export function startWorker(config: Record<string, unknown>, options: StartOptio
   const fixture = options.fixture ?? FIXTURE;
   const args = [...(options.nodeArgs ?? []), "--import", "tsx", fixture, JSON.stringify(config)];
   const child = spawn(process.execPath, args, { stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"] });
+  // Closing the stdin of a child that already exited fails with EPIPE: nothing is waiting for it then.
+  child.stdin?.on("error", () => undefined);
   const lines: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let buffer = "";
@@ -88,4 +90,19 @@ export function startWorker(config: Record<string, unknown>, options: StartOptio
     exited,
     stderr: () => errors,
   };
+}
+
+/**
+ * Starts one `fixture` process per config, waits until every one has printed "ready", then releases them
+ * all at once (closes their stdin) and resolves with how each exited and its stderr. For races between
+ * processes: none starts its part before all are ready.
+ */
+export async function runReleasedTogether(fixture: string, configs: Array<Record<string, unknown>>): Promise<Array<Exit & { stderr: string }>> {
+  const children = configs.map((config) => startWorker(config, { fixture, stdin: true }));
+  try {
+    await Promise.all(children.map((child) => child.line(/^ready$/, "ready")));
+  } finally {
+    for (const child of children) child.closeStdin();
+  }
+  return Promise.all(children.map(async (child) => ({ ...(await within(child.exited, "exit", 60_000)), stderr: child.stderr() })));
 }

@@ -3,7 +3,6 @@
  * NOTIFY, listener reconnects, database time) plus a few smoke checks. Generic store semantics are
  * covered by the shared conformance suite.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { test, describe } from "node:test";
@@ -18,8 +17,9 @@ import type { Store } from "../../src/store/store.js";
 import type { TestLocation } from "../harness/harness.js";
 import { databaseUrl, postgresHarness } from "../harness/postgres.js";
 import { newJob, until, within } from "../helpers.js";
+import { runReleasedTogether } from "../process/spawn.js";
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const migrateFixture = fileURLToPath(new URL("../fixtures/postgres-migrate.ts", import.meta.url));
 const skip = await postgresHarness.skipReason();
 
 async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<{ location: TestLocation; store: Store; schema: string }> {
@@ -53,28 +53,13 @@ function wakeRecorder() {
   };
 }
 
-function runChild(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stderr }));
-  });
-}
-
 describe("PostgresStore", { skip: skip ?? false }, () => {
   describe("migrations", () => {
     test("several processes migrating one fresh schema at once: all succeed, each version recorded once", async (t) => {
       const location = await postgresHarness.fresh();
       t.after(() => location.drop());
       const schema = location.schema ?? "";
-      const startAt = String(Date.now() + 1_500);
-      const children = await Promise.all(
-        Array.from({ length: 4 }, () =>
-          runChild(["--import", "tsx", "test/fixtures/postgres-migrate.ts", location.url, schema, startAt]),
-        ),
-      );
+      const children = await runReleasedTogether(migrateFixture, Array.from({ length: 4 }, () => ({ url: location.url, schema })));
       for (const child of children) assert.equal(child.code, 0, child.stderr);
 
       const ledger = await location.exec(`SELECT version, count(*)::int AS n FROM "${schema}".migrations GROUP BY version ORDER BY version`);
@@ -103,7 +88,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const { store } = await freshStore(t);
       const recorder = wakeRecorder();
       const errors: Error[] = [];
-      const stop = await store.listen({ names: ["tx-kept", "tx-rolled"], onWake: recorder.onWake, onError: (e) => errors.push(e) });
+      const stop = await store.listen({ names: ["tx-kept", "tx-rolled", "tx-probe"], onWake: recorder.onWake, onError: (e) => errors.push(e) });
       t.after(stop);
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
@@ -120,16 +105,19 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       await client.query("BEGIN");
       const [kept] = await store.jobInsertMany({ jobs: [newJob("tx-kept", { data: '{"b":1,"a":[2]}' })], tx: client });
       assert.ok(kept);
-      const woken = recorder.next("tx-kept");
-      await delay(300);
       assert.equal(await store.jobGet({ id: kept.id }), null);
-      assert.equal(recorder.wakes.length, 0);
+      // A probe committed meanwhile notifies on the same channel. Notifications arrive in commit order,
+      // so one sent early for either insert above (outside its transaction) would arrive before it.
+      const probed = recorder.next("tx-probe");
+      await store.jobInsertMany({ jobs: [newJob("tx-probe")] });
+      await probed;
+      assert.deepEqual(recorder.wakes.map((w) => w.name), ["tx-probe"]);
+      const woken = recorder.next("tx-kept");
       const committedAt = performance.now();
       await client.query("COMMIT");
       assert.ok((await woken) >= committedAt, "the wake-up arrived before COMMIT");
       assert.equal((await store.jobGet({ id: kept.id }))?.status, "enqueued");
-      // Notifications arrive in commit order, so a leaked one for the rollback would already be here.
-      assert.deepEqual(recorder.wakes.map((w) => w.name), ["tx-kept"]);
+      assert.deepEqual(recorder.wakes.map((w) => w.name), ["tx-probe", "tx-kept"]);
       assert.deepEqual(errors, []);
     });
 
@@ -144,10 +132,9 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("the payload text is kept exactly (json, not jsonb) and one NOTIFY goes out per available name", async (t) => {
       const { store, location } = await freshStore(t);
       const recorder = wakeRecorder();
-      const stop = await store.listen({ names: ["n-a", "n-b", "n-later"], onWake: recorder.onWake, onError: () => undefined });
+      const stop = await store.listen({ names: ["n-a", "n-b", "n-later", "n-probe"], onWake: recorder.onWake, onError: () => undefined });
       t.after(stop);
       const data = '{"z":1,"a":{"y":[1,2.50,"x"],"b":null}}';
-      const woken = recorder.next("n-b");
       const jobs = await store.jobInsertMany({ jobs: [
         newJob("n-a", { data }), newJob("n-b"), newJob("n-a"), newJob("n-later", { delayMs: 60_000 }),
       ] });
@@ -156,9 +143,13 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       assert.deepEqual(jobs[0]?.data, JSON.parse(data));
       const [row] = await location.exec("SELECT data::text AS text FROM {table} WHERE id = $1", [jobs[0]?.id]);
       assert.equal(row?.text, data);
-      await woken;
-      await delay(200);
-      assert.deepEqual(recorder.wakes.map((w) => w.name).sort(), ["n-a", "n-b"]);
+      // A later transaction's notification arrives after all of the insert's: then they are all in.
+      const probed = recorder.next("n-probe");
+      await store.jobInsertMany({ jobs: [newJob("n-probe")] });
+      await probed;
+      const names = recorder.wakes.map((w) => w.name);
+      assert.equal(names.pop(), "n-probe");
+      assert.deepEqual(names.sort(), ["n-a", "n-b"]);
     });
   });
 

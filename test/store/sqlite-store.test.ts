@@ -3,7 +3,6 @@
  * `tx`, raw rows, driver errors), plus smoke checks of the operations. The shared conformance suite
  * covers the generic behaviour in depth.
  */
-import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
@@ -12,7 +11,8 @@ import { StoreError, ValidationError } from "../../src/errors.js";
 import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { NewJob, StoredJob } from "../../src/store/store.js";
-import { newJob } from "../helpers.js";
+import { Signal, newJob, until, within } from "../helpers.js";
+import { runReleasedTogether } from "../process/spawn.js";
 import type { TestLocation } from "../harness/harness.js";
 import { sqliteHarness } from "../harness/sqlite.js";
 
@@ -48,6 +48,19 @@ async function insertOne(store: SqliteStore, job: NewJob): Promise<string> {
   return stored.id;
 }
 
+/** `db` behind a proxy that counts reads of `inTransaction`: each poll of `afterTransaction` is one. */
+function countingTransactionReads(db: Database.Database): { handle: Database.Database; reads(): number } {
+  let reads = 0;
+  const handle = new Proxy(db, {
+    get(target, property) {
+      if (property === "inTransaction") reads++;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { handle, reads: () => reads };
+}
+
 function isTxValidationError(error: unknown): boolean {
   return error instanceof ValidationError && error.field === "options.tx";
 }
@@ -76,18 +89,8 @@ describe("SqliteStore migrations", () => {
     try {
       const file = loc.url.slice("sqlite:".length);
       const fixture = fileURLToPath(new URL("../fixtures/sqlite-migrate.ts", import.meta.url));
-      // Children wait for a common instant, so they race for the file rather than take turns booting.
-      const startAt = String(Date.now() + 1500);
-      const children = Array.from({ length: 4 }, () => {
-        const child = spawn(process.execPath, ["--import", "tsx", fixture, file, startAt], { stdio: ["ignore", "ignore", "pipe"] });
-        let stderr = "";
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-        return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-          child.on("error", reject);
-          child.on("close", (code) => resolve({ code, stderr }));
-        });
-      });
-      for (const { code, stderr } of await Promise.all(children)) assert.equal(code, 0, stderr);
+      const children = await runReleasedTogether(fixture, Array.from({ length: 4 }, () => ({ filename: file })));
+      for (const { code, stderr } of children) assert.equal(code, 0, stderr);
 
       const ledger = await loc.exec("SELECT version, COUNT(*) AS n FROM hewn_migrations GROUP BY version ORDER BY version");
       assert.deepEqual(
@@ -127,14 +130,42 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
         db.exec("BEGIN");
         const [committed] = await store.jobInsertMany({ jobs: [newJob("tx", { data: '{"n":2}' })], tx: db });
         assert.ok(committed);
-        let woken = false;
-        store.afterTransaction(db, () => (woken = true));
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        assert.equal(woken, false, "afterTransaction must wait for the commit");
+        assert.equal(await store.jobGet({ id: committed.id }), null, "invisible before COMMIT");
         db.exec("COMMIT");
         assert.deepEqual((await store.jobGet({ id: committed.id }))?.data, { n: 2 });
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        assert.equal(woken, true);
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  test("afterTransaction calls back once the user's transaction has ended, never while it is open", async () => {
+    await withStore(async ({ file, store }) => {
+      const db = new Database(file);
+      try {
+        let earlier: { watched: ReturnType<typeof countingTransactionReads>; readsAtCallback: number } | undefined;
+        for (const end of ["COMMIT", "ROLLBACK"]) {
+          db.exec("BEGIN");
+          await store.jobInsertMany({ jobs: [newJob("tx")], tx: db });
+          const watched = countingTransactionReads(db);
+          const called = new Signal();
+          let calls = 0;
+          store.afterTransaction(watched.handle, () => {
+            calls++;
+            called.resolve();
+          });
+          // Every poll reads inTransaction: five polls saw the transaction open, and none called back.
+          const registered = watched.reads();
+          await until(() => watched.reads() >= registered + 5, `five polls before ${end}`);
+          assert.equal(calls, 0, `called back before ${end}`);
+          db.exec(end);
+          await within(called.promise, `the callback after ${end}`);
+          assert.equal(calls, 1);
+          // Pollers share one timer list and fire in turn: the five polls above would have included
+          // the earlier poller had it not stopped after its callback.
+          if (earlier) assert.equal(earlier.watched.reads(), earlier.readsAtCallback, "the earlier poller stopped");
+          earlier = { watched, readsAtCallback: watched.reads() };
+        }
       } finally {
         db.close();
       }
