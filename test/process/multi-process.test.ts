@@ -1,6 +1,7 @@
 /**
  * Several OS processes on one database: every job completed exactly once, none left behind.
  */
+import "../leak-check.js";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

@@ -3,6 +3,7 @@
  * NOTIFY, listener reconnects, database time) plus a few smoke checks. Generic store semantics are
  * covered by the shared conformance suite.
  */
+import "../leak-check.js";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { test, describe } from "node:test";
@@ -17,6 +18,7 @@ import type { Store } from "../../src/store/store.js";
 import type { TestLocation } from "../harness/harness.js";
 import { databaseUrl, postgresHarness } from "../harness/postgres.js";
 import { newJob, until, within } from "../helpers.js";
+import { leakedSince, resources } from "../leak-check.js";
 import { runReleasedTogether } from "../process/spawn.js";
 
 const migrateFixture = fileURLToPath(new URL("../fixtures/postgres-migrate.ts", import.meta.url));
@@ -29,8 +31,15 @@ async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<
   return { location, store, schema: location.schema ?? "" };
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Runs one statement on a connection of its own, closed before it returns (no pool left open meanwhile). */
+async function queryOnce(text: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as Array<Record<string, unknown>>;
+  } finally {
+    await client.end();
+  }
 }
 
 /** Records wake-ups with their arrival time and lets a test await the next one for a name. */
@@ -204,19 +213,19 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     });
 
     test("a listener stopped while reconnecting stays stopped", async (t) => {
-      const { store, schema, location } = await freshStore(t);
+      const { store, schema } = await freshStore(t);
+      const sessions = `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2`;
+      const params = [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`];
+      const before = resources();
       const errors: Error[] = [];
       const stop = await store.listen({ names: ["s-a"], onWake: () => undefined, onError: (e) => errors.push(e) });
-      await location.exec(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
-        [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`]);
+      assert.equal((await queryOnce(`SELECT pg_terminate_backend(pid) FROM (${sessions}) AS listener`, params)).length, 1);
       await until(() => errors.length > 0, "the loss to be reported");
       await stop();
-      await delay(400);
-      const sessions = await location.exec(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
-        [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`]);
-      assert.deepEqual(sessions, []);
+      // Nothing of the listener is left in this process, no reconnect timer nor connection: nothing can
+      // reconnect it later.
+      assert.deepEqual(await leakedSince(before), []);
+      await until(async () => (await queryOnce(sessions, params)).length === 0, "the terminated session to be gone");
     });
   });
 

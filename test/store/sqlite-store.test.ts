@@ -3,6 +3,7 @@
  * `tx`, raw rows, driver errors), plus smoke checks of the operations. The shared conformance suite
  * covers the generic behaviour in depth.
  */
+import "../leak-check.js";
 import { fileURLToPath } from "node:url";
 import { test, describe } from "node:test";
 import assert from "node:assert/strict";
@@ -67,6 +68,7 @@ function isTxValidationError(error: unknown): boolean {
 
 describe("SqliteStore migrations", () => {
   test("are numbered 1..n, recorded once, and a second migrate is a no-op", async () => {
+    assert.ok(MIGRATIONS.length > 0);
     assert.deepEqual(
       MIGRATIONS.map((m) => m.version),
       MIGRATIONS.map((_, i) => i + 1),
@@ -250,9 +252,10 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
     const errors: Error[] = [];
     const loc = await sqliteHarness.fresh();
     const store = new SqliteStore({ filename: loc.url.slice("sqlite:".length), onError: (e) => errors.push(e) });
+    const idle = new Database(":memory:");
     try {
       let called = 0;
-      store.afterTransaction(new Database(":memory:"), () => called++);
+      store.afterTransaction(idle, () => called++);
       assert.equal(called, 1);
       store.afterTransaction(undefined, () => {
         throw new Error("boom");
@@ -262,6 +265,7 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
         ["boom"],
       );
     } finally {
+      idle.close();
       await store.close();
       await loc.drop();
     }
