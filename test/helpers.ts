@@ -4,7 +4,7 @@
  */
 import type { TestContext } from "node:test";
 import { Queue, type QueueOptions, type QueueEvents, type ErrorContext } from "../src/index.js";
-import type { NewJob } from "../src/store/store.js";
+import type { NewJob, Store, StoredJob } from "../src/store/store.js";
 import type { StoreHarness, TestLocation } from "./harness/harness.js";
 
 /** Longest any single wait in a test may take before it fails with a clear message. */
@@ -121,6 +121,13 @@ export async function setup(t: TestContext, harness: StoreHarness, options: Queu
 /** A job to insert through `Store.jobInsertMany`: available now, priority 0, no label, data `{}` (JSON text) unless given. */
 export function newJob(name: string, extra: Partial<NewJob> = {}): NewJob {
   return { name, data: "{}", delayMs: 0, priority: 0, label: null, ...extra };
+}
+
+/** Inserts one job straight through the store and returns it as stored. */
+export async function insertOne(store: Store, job: NewJob): Promise<StoredJob> {
+  const [stored] = await store.jobInsertMany({ jobs: [job] });
+  if (!stored) throw new Error(`jobInsertMany returned nothing for ${job.name}`);
+  return stored;
 }
 
 /** A unique-enough task name per test, so nothing leaks between tests by accident. */

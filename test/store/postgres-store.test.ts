@@ -1,7 +1,7 @@
 /**
  * PostgreSQL-specific behaviour of the store (migrations across processes, transactional enqueue and
- * NOTIFY, listener reconnects, database time) plus a few smoke checks. Generic store semantics are
- * covered by the shared conformance suite.
+ * NOTIFY, listener reconnects, database time, schema names, pool ownership). Generic store semantics
+ * are covered by the shared conformance suite (test/conformance/store-suite.ts).
  */
 import "../leak-check.js";
 import { fileURLToPath } from "node:url";
@@ -255,128 +255,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     });
   });
 
-  describe("smoke", () => {
-    test("insert → claim → complete", async (t) => {
-      const { store } = await freshStore(t);
-      const [inserted] = await store.jobInsertMany({ jobs: [newJob("smoke", { data: '{"n":1}', priority: 3, label: "L" })] });
-      assert.ok(inserted);
-      assert.equal(typeof inserted.id, "string");
-      assert.equal(inserted.status, "enqueued");
-      assert.equal(inserted.attempts, 0);
-      assert.deepEqual(inserted.errors, []);
-      assert.equal(inserted.label, "L");
-      assert.equal(inserted.priority, 3);
-
-      const [claimed] = (await store.jobClaim({ requests: [{ name: "smoke", limit: 5, leaseMs: 10_000 }] })).claimed;
-      assert.equal(claimed?.id, inserted.id);
-      assert.equal(claimed.status, "dequeued");
-      assert.equal(claimed.attempts, 1);
-      assert.equal(await store.jobSetProgress({ ...{ id: claimed.id, attempt: 1 }, progress: 0.5 }), true);
-
-      assert.deepEqual(await store.jobCompleteMany({ items: [{ id: claimed.id, attempt: 1, result: '{"ok":true}' }] }), new Set([claimed.id]));
-      const done = await store.jobGet({ id: claimed.id });
-      assert.equal(done?.status, "completed");
-      assert.deepEqual(done.result, { ok: true });
-      assert.equal(done.progress, 0.5);
-      assert.ok(done.finishedAt && done.endedAt && done.finishedAt.getTime() === done.endedAt.getTime());
-      assert.deepEqual((await store.jobClaim({ requests: [{ name: "smoke", limit: 5, leaseMs: 10_000 }] })).claimed, []);
-    });
-
-    test("two stores on two pools claiming concurrently never get the same job", async (t) => {
-      const { store, location } = await freshStore(t);
-      const other = await location.openStore();
-      const total = 200;
-      await store.jobInsertMany({ jobs: Array.from({ length: total }, (_, i) => newJob("race", { priority: i % 3 })) });
-      const claimAll = async (s: Store) => {
-        const ids: string[] = [];
-        for (;;) {
-          const batch = (await s.jobClaim({ requests: [{ name: "race", limit: 7, leaseMs: 60_000 }] })).claimed;
-          if (batch.length === 0) return ids;
-          ids.push(...batch.map((j) => j.id));
-        }
-      };
-      // Two loops per store, so claims also race within each pool.
-      const lists = await Promise.all([claimAll(store), claimAll(other), claimAll(store), claimAll(other)]);
-      const all = lists.flat();
-      assert.equal(new Set(all).size, all.length, "a job was claimed twice");
-      assert.equal(all.length, total);
-      assert.ok(lists.every((ids) => ids.length > 0), "a claimer got nothing: the claims did not overlap");
-    });
-
-    test("claims follow priority, then availableAt, then id, each request limited separately", async (t) => {
-      const { store } = await freshStore(t);
-      const inserted = await store.jobInsertMany({ jobs: [
-        newJob("p"), newJob("p", { priority: 5 }), newJob("p"), newJob("q"), newJob("q"), newJob("q"),
-      ] });
-      const claimed = (await store.jobClaim({ requests: [{ name: "p", limit: 2, leaseMs: 1_000 }, { name: "q", limit: 1, leaseMs: 1_000 }] })).claimed;
-      const ids = inserted.map((j) => j.id);
-      assert.deepEqual(claimed.map((j) => j.id).sort(), [ids[1], ids[0], ids[3]].sort());
-      assert.equal(claimed[0]?.id, ids[1]);
-    });
-
-    test("fencing: writes with a stale attempt are not applied", async (t) => {
-      const { store, location } = await freshStore(t);
-      const [inserted] = await store.jobInsertMany({ jobs: [newJob("fence")] });
-      assert.ok(inserted);
-      (await store.jobClaim({ requests: [{ name: "fence", limit: 1, leaseMs: 60_000 }] })).claimed;
-      await location.makeAvailableNow(inserted.id);
-      const [second] = (await store.jobClaim({ requests: [{ name: "fence", limit: 1, leaseMs: 60_000 }] })).claimed;
-      assert.equal(second?.attempts, 2);
-      const stale = { id: inserted.id, attempt: 1 };
-
-      assert.deepEqual(await store.jobCompleteMany({ items: [{ ...stale, result: "1" }] }), new Set());
-      assert.equal(await store.jobFail({ ...stale, reason: "late", delayMs: 0, errors: "[]" }), null);
-      assert.equal(await store.jobCancel({ ...stale, reason: "late", errors: null }), null);
-      assert.deepEqual(await store.jobExtendLeases({ items: [{ ...stale, leaseMs: 1 }] }), new Set());
-      assert.deepEqual(await store.jobRelease({ items: [stale], reason: "late", unstarted: false }), new Set());
-      assert.equal(await store.jobSetProgress({ ...stale, progress: 1 }), false);
-      const current = await store.jobGet({ id: inserted.id });
-      assert.equal(current?.status, "dequeued");
-      assert.equal(current.availableAt.getTime(), second.availableAt.getTime());
-      assert.equal(current.progress, null);
-
-      assert.deepEqual(await store.jobCompleteMany({ items: [{ id: inserted.id, attempt: 2, result: "1" }] }), new Set([inserted.id]));
-      assert.equal(await store.jobCancel({ id: inserted.id, attempt: null, reason: "too late", errors: null }), null);
-      assert.equal(await store.jobGet({ id: "not-an-id" }), null);
-      assert.equal(await store.jobGet({ id: "99999999999999999999" }), null);
-    });
-
-    test("deleteFinished removes only old finished jobs, up to the limit", async (t) => {
-      const { store, location } = await freshStore(t);
-      const jobs = await store.jobInsertMany({ jobs: [newJob("d"), newJob("d"), newJob("d"), newJob("d")] });
-      const ids = jobs.map((j) => j.id);
-      const claimed = (await store.jobClaim({ requests: [{ name: "d", limit: 3, leaseMs: 60_000 }] })).claimed;
-      await store.jobCompleteMany({ items: claimed.slice(0, 2).map((j) => ({ id: j.id, attempt: j.attempts, result: "null" })) });
-      await store.jobCancel({ id: ids[3]!, attempt: null, reason: "operator", errors: null });
-      await location.exec("UPDATE {table} SET finished_at = now() - interval '1 hour' WHERE finished_at IS NOT NULL AND id <> $1", [ids[1]]);
-
-      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 1 }), 1);
-      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 10 }), 1);
-      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 10 }), 0);
-      const left = (await store.jobList({ limit: 10 })).map((j) => j.id);
-      assert.deepEqual(left, [ids[1], ids[2]]);
-    });
-
-    test("countJobs reports all five statuses, zeros included; listJobs filters and pages", async (t) => {
-      const { store } = await freshStore(t);
-      const zero = { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 };
-      assert.deepEqual(await store.jobCountByStatus({}), zero);
-      const [a, b, c, d] = await store.jobInsertMany({ jobs: [newJob("c"), newJob("c"), newJob("c"), newJob("c"), newJob("c"), newJob("other")] });
-      assert.ok(a && b && c && d);
-      const claimed = (await store.jobClaim({ requests: [{ name: "c", limit: 4, leaseMs: 60_000 }] })).claimed;
-      const attempt = (id: string) => claimed.find((j) => j.id === id)?.attempts ?? 0;
-      await store.jobCompleteMany({ items: [{ id: a.id, attempt: attempt(a.id), result: "null" }] });
-      await store.jobFail({ id: b.id, attempt: attempt(b.id), reason: "x", delayMs: 1_000, errors: '[{"attempt":1,"at":"2024-01-01T00:00:00.000Z","message":"x"}]' });
-      await store.jobCancel({ id: c.id, attempt: attempt(c.id), reason: "y", errors: null });
-      assert.deepEqual(await store.jobCountByStatus({ name: "c" }), { enqueued: 1, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
-      assert.deepEqual(await store.jobCountByStatus({}), { enqueued: 2, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
-      assert.deepEqual(await store.jobCountByStatus({ name: "none" }), zero);
-      assert.deepEqual((await store.jobGet({ id: b.id }))?.errors, [{ attempt: 1, at: "2024-01-01T00:00:00.000Z", message: "x" }]);
-
-      assert.deepEqual((await store.jobList({ status: "enqueued", limit: 10 })).map((j) => j.name), ["c", "other"]);
-      assert.deepEqual((await store.jobList({ name: "c", afterId: b.id, limit: 2 })).map((j) => j.id), [c.id, d.id]);
-    });
-
+  describe("options and close", () => {
     test("schema names are validated strictly", async () => {
       const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
       try {
