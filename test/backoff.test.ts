@@ -1,3 +1,4 @@
+import "./leak-check.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { backoffDelay, TASK_DEFAULTS } from "../src/index.js";

@@ -3,6 +3,7 @@
  * drift from the code. Each ```ts block is checked as its own module; names the examples leave to the
  * reader (a mailer, a pool, the queue itself) are declared in one shared preamble below.
  */
+import "./leak-check.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";

@@ -3,6 +3,7 @@
  * passing the pool instead of the client that ran BEGIN, a client outside any transaction, and an
  * async enqueue inside better-sqlite3's synchronous `db.transaction(fn)`.
  */
+import "./leak-check.js";
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";

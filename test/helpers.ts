@@ -1,8 +1,10 @@
 /**
- * Test helpers: signals to wait on instead of sleeps, and a per-test queue on a fresh location.
+ * Test helpers: signals to wait on instead of sleeps, a per-test queue on a fresh location, and job
+ * fixtures to insert straight through a store.
  */
 import type { TestContext } from "node:test";
 import { Queue, type QueueOptions, type QueueEvents, type ErrorContext } from "../src/index.js";
+import type { NewJob, Store, StoredJob } from "../src/store/store.js";
 import type { StoreHarness, TestLocation } from "./harness/harness.js";
 
 /** Longest any single wait in a test may take before it fails with a clear message. */
@@ -114,6 +116,18 @@ export async function setup(t: TestContext, harness: StoreHarness, options: Queu
   };
   const queue = await another();
   return { loc, queue, errors, another };
+}
+
+/** A job to insert through `Store.jobInsertMany`: available now, priority 0, no label, data `{}` (JSON text) unless given. */
+export function newJob(name: string, extra: Partial<NewJob> = {}): NewJob {
+  return { name, data: "{}", delayMs: 0, priority: 0, label: null, ...extra };
+}
+
+/** Inserts one job straight through the store and returns it as stored. */
+export async function insertOne(store: Store, job: NewJob): Promise<StoredJob> {
+  const [stored] = await store.jobInsertMany({ jobs: [job] });
+  if (!stored) throw new Error(`jobInsertMany returned nothing for ${job.name}`);
+  return stored;
 }
 
 /** A unique-enough task name per test, so nothing leaks between tests by accident. */

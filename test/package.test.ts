@@ -3,6 +3,7 @@
  * `import` from an ES module, with `require` from a CommonJS one (Node ≥ 20.19 loads ES modules through
  * require), and type-checked from TypeScript in both module systems.
  */
+import "./leak-check.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";

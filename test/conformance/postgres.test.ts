@@ -1,6 +1,7 @@
 /**
  * The conformance suite on postgres.
  */
+import "../leak-check.js";
 import { describe } from "node:test";
 import { postgresHarness as harness } from "../harness/postgres.js";
 import { storeSuite } from "./store-suite.js";

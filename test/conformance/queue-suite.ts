@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
 import { JobCancelledError, JobError, LeaseLostError, LifetimeExceededError, ShutdownError, type Job } from "../../src/index.js";
 import { CRASH_MESSAGE } from "../../src/job.js";
-import { Signal, abortOf, nextEvent, setup, taskName, until, within, type Setup } from "../helpers.js";
+import { Signal, abortOf, newJob, nextEvent, setup, taskName, until, within, type Setup } from "../helpers.js";
 
 /** Fast retries for tests that go through several attempts. */
 const QUICK = { minDelay: 1, maxDelay: 5 } as const;
@@ -346,27 +346,49 @@ export function queueSuite(harness: StoreHarness): void {
   });
 
   test("leases are renewed while a handler runs, so a slow job is not taken by another worker", async (t) => {
-    const { queue, another } = await setup(t, harness);
+    const { queue, loc, another } = await setup(t, harness);
     const rival = await another();
     const name = taskName();
-    let runs = 0;
-    // The handler outlives its 150 ms lease several times over; heartbeats keep it.
-    const handler = async () => {
-      runs++;
-      await new Promise((resolve) => setTimeout(resolve, 700));
+    const LEASE_MS = 200;
+    const started = new Signal();
+    const finish = new Signal();
+    const runs: Array<[string, string]> = [];
+    // One slot, held by the slow job: this queue claims nothing else, so every other job is the rival's.
+    queue.define(name, async (ctx) => {
+      runs.push(["queue", ctx.job.id]);
+      started.resolve();
+      await finish.promise;
       return "slow";
-    };
-    queue.define(name, handler, { timeout: 150 });
-    rival.define(name, handler, { timeout: 150, interval: 20 });
-    const done = nextEvent(queue, "job:complete");
-    const job = await queue.enqueue(name);
+    }, { timeout: LEASE_MS, workers: 1 });
+    rival.define(name, async (ctx) => {
+      runs.push(["rival", ctx.job.id]);
+      return "probe";
+    }, { timeout: LEASE_MS, interval: 20 });
     await queue.start();
-    await done;
+    const job = await queue.enqueue(name);
+    await within(started.promise, "the slow handler to start");
     await rival.start();
+    // A renewal set the lease to end more than 4 leases after the start, so it was sent more than 3
+    // leases in: without renewals the job would have been claimable for 2 leases by then.
+    await until(async () => {
+      const row = await queue.get(job.id);
+      assert.equal(row?.attempts, 1, "the job was claimed again");
+      return row.availableAt.getTime() - (row.startedAt?.getTime() ?? Infinity) > 4 * LEASE_MS;
+    }, "the lease to be renewed past 4 lease lengths");
+    // The rival claims a probe inserted now. Claims take the oldest available job first, so had the
+    // slow job's lease run out, the rival would have taken that one in the same claim.
+    const probeDone = nextEvent(rival, "job:complete");
+    const inserter = await loc.openStore();
+    const [probe] = await inserter.jobInsertMany({ jobs: [newJob(name)] });
+    assert.equal((await probeDone).job.id, probe?.id);
+    const done = nextEvent(queue, "job:complete");
+    finish.resolve();
+    await done;
     const stored = await queue.get(job.id);
     assert.equal(stored?.status, "completed");
     assert.equal(stored?.attempts, 1);
-    assert.equal(runs, 1);
+    assert.equal(stored?.result, "slow");
+    assert.deepEqual(runs, [["queue", job.id], ["rival", probe?.id]]);
   });
 
   test("a stale worker's outcome is refused and reported; the newer attempt's result stands", async (t) => {
@@ -528,21 +550,22 @@ export function queueSuite(harness: StoreHarness): void {
     const name = taskName();
     const started = new Signal();
     const proceed = new Signal();
+    const order: string[] = [];
     queue.define(name, async () => {
       started.resolve();
       await proceed.promise;
+      order.push("handler returned");
       return "finished";
     });
+    queue.on("job:complete", () => order.push("completion written"));
     await queue.start();
     const job = await queue.enqueue(name);
     await within(started.promise, "handler start");
-    let closed = false;
-    const closing = queue.close({ grace: 30_000 }).then(() => (closed = true));
+    const closing = queue.close({ grace: 30_000 }).then(() => order.push("closed"));
     assert.equal(queue.close(), queue.close(), "idempotent: the same promise");
-    await new Promise((resolve) => setImmediate(resolve));
-    assert.equal(closed, false, "still waiting for the handler");
     proceed.resolve();
     await within(closing, "close");
+    assert.deepEqual(order, ["handler returned", "completion written", "closed"]);
     await assert.rejects(queue.enqueue(name), /closed/);
     const stored = await (await another()).get(job.id);
     assert.equal(stored?.status, "completed");
@@ -696,6 +719,8 @@ export function queueSuite(harness: StoreHarness): void {
     const [holder, waiting] = await queue.enqueueMany([{ name }, { name }]);
     assert.equal((await started).job.id, holder?.id);
     assert.ok(holder && waiting);
+    // Held in the local buffer: claimed (leased) by this process, but its handler not started.
+    await until(async () => (await queue.get(waiting.id))?.status === "dequeued", "the second job claimed into the buffer");
     assert.equal(await queue.cancel(waiting.id, "not any more"), true);
     const done = nextEvent(queue, "job:complete", (event) => event.job.id === holder.id);
     block.resolve();

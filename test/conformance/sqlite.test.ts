@@ -1,6 +1,7 @@
 /**
  * The conformance suite on sqlite.
  */
+import "../leak-check.js";
 import { describe } from "node:test";
 import { sqliteHarness as harness } from "../harness/sqlite.js";
 import { storeSuite } from "./store-suite.js";

@@ -25,6 +25,8 @@ export interface TestLocation {
   openStore(): Promise<Store>;
   /** Makes the job's lease (or delay) run out now, as if time had passed: availableAt = now - 1 s. */
   makeAvailableNow(id: string): Promise<void>;
+  /** Moves the job's finishedAt `ms` into the past, as if it had finished that much earlier. */
+  backdateFinished(id: string, ms: number): Promise<void>;
   /** Runs one statement on the location's jobs table; `{table}` in the SQL is replaced with its qualified name. */
   exec(sql: string, params?: unknown[]): Promise<Array<Record<string, unknown>>>;
   /**

@@ -73,6 +73,9 @@ export const postgresHarness: StoreHarness = {
       async makeAvailableNow(id) {
         await exec("UPDATE {table} SET available_at = now() - interval '1 second' WHERE id = $1", [id]);
       },
+      async backdateFinished(id, ms) {
+        await exec("UPDATE {table} SET finished_at = finished_at - $2 * interval '1 millisecond' WHERE id = $1", [id, ms]);
+      },
       exec,
       async transaction(commit, fn) {
         // A plain client of its own, like an application's: the store must not need anything else as `tx`.

@@ -45,6 +45,9 @@ function sqliteLocation(filename: string): TestLocation {
     async makeAvailableNow(id) {
       await exec("UPDATE {table} SET available_at = ? WHERE id = ?", [Date.now() - 1000, id]);
     },
+    async backdateFinished(id, ms) {
+      await exec("UPDATE {table} SET finished_at = finished_at - ? WHERE id = ?", [ms, id]);
+    },
     exec,
     async transaction(commit, fn) {
       // A handle of its own, as a user's would be; the store sees it only through `tx`.

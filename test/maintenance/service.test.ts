@@ -2,6 +2,7 @@
  * The maintenance service contract, on a bare periodic service: idempotent start and stop, stop safe
  * before start, every error reported (and the next run still comes), stop waits for the run in progress.
  */
+import "../leak-check.js";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TypedEmitter, type QueueEvents } from "../../src/events.js";

@@ -1,6 +1,7 @@
 /**
  * Several OS processes on one database: every job completed exactly once, none left behind.
  */
+import "../leak-check.js";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -33,11 +34,15 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       const items = Array.from({ length: JOBS }, (_, i) => ({ name, data: { i } }));
       // Half exist before the workers start, half arrive while they run.
       await queue.enqueueMany(items.slice(0, JOBS / 2));
+      // Every handler waits at its process's gate, so a process that has filled its slots stops claiming
+      // and cannot starve the others of the SQLite write lock before they have claimed anything.
       const workers = Array.from({ length: PROCESSES }, (_, i) => startWorker({
-        url: loc.url, ...loc.queueOptions, name, workers: 8, interval: 50, runsFile: path.join(dir, `runs-${i}.txt`),
-      }));
+        url: loc.url, ...loc.queueOptions, name, workers: 8, interval: 50, runsFile: path.join(dir, `runs-${i}.txt`), gate: true,
+      }, { stdin: true }));
       t.after(() => Promise.all(workers.map((worker) => worker.stop())));
-      await Promise.all(workers.map((worker) => worker.line(/^ready$/, "worker ready")));
+      await Promise.all(workers.map((worker) => worker.line(/^holding$/, "a handler waiting at the gate")));
+      // Every process holds claimed jobs at once: the claims overlapped. Now let them all run.
+      for (const worker of workers) worker.closeStdin();
       for (let i = JOBS / 2; i < JOBS; i += 500) await queue.enqueueMany(items.slice(i, i + 500));
       const started = performance.now();
       await until(async () => (await queue.count(name)).completed === JOBS, `${JOBS} completions`, 100);

@@ -20,12 +20,16 @@ export interface StartOptions {
   nodeArgs?: string[];
   /** Called with every stdout line as it arrives. */
   onLine?: (line: string) => void;
+  /** Give the child a stdin pipe (see {@link WorkerProcess.closeStdin}); otherwise its stdin is ignored. */
+  stdin?: boolean;
 }
 
 export interface WorkerProcess {
   child: ChildProcess;
   /** Resolves with the first stdout line matching `pattern` (one already printed counts). */
   line(pattern: RegExp, what: string, timeoutMs?: number): Promise<string>;
+  /** Ends the child's stdin (started with `stdin: true`): a signal the child can wait for. */
+  closeStdin(): void;
   /** Every stdout line printed so far. */
   lines(): readonly string[];
   /** Sends SIGTERM and resolves with the exit code. */
@@ -40,7 +44,9 @@ export interface WorkerProcess {
 export function startWorker(config: Record<string, unknown>, options: StartOptions = {}): WorkerProcess {
   const fixture = options.fixture ?? FIXTURE;
   const args = [...(options.nodeArgs ?? []), "--import", "tsx", fixture, JSON.stringify(config)];
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"] });
+  // Closing the stdin of a child that already exited fails with EPIPE: nothing is waiting for it then.
+  child.stdin?.on("error", () => undefined);
   const lines: string[] = [];
   const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
   let buffer = "";
@@ -68,6 +74,10 @@ export function startWorker(config: Record<string, unknown>, options: StartOptio
       if (seen) return Promise.resolve(seen);
       return within(new Promise<string>((resolve) => waiters.push({ pattern, resolve })), `${what} (stderr: ${errors.slice(-500)})`, timeoutMs);
     },
+    closeStdin() {
+      if (!child.stdin) throw new Error("closeStdin() needs startWorker(…, { stdin: true })");
+      child.stdin.end();
+    },
     lines: () => lines,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
@@ -80,4 +90,19 @@ export function startWorker(config: Record<string, unknown>, options: StartOptio
     exited,
     stderr: () => errors,
   };
+}
+
+/**
+ * Starts one `fixture` process per config, waits until every one has printed "ready", then releases them
+ * all at once (closes their stdin) and resolves with how each exited and its stderr. For races between
+ * processes: none starts its part before all are ready.
+ */
+export async function runReleasedTogether(fixture: string, configs: Array<Record<string, unknown>>): Promise<Array<Exit & { stderr: string }>> {
+  const children = configs.map((config) => startWorker(config, { fixture, stdin: true }));
+  try {
+    await Promise.all(children.map((child) => child.line(/^ready$/, "ready")));
+  } finally {
+    for (const child of children) child.closeStdin();
+  }
+  return Promise.all(children.map(async (child) => ({ ...(await within(child.exited, "exit", 60_000)), stderr: child.stderr() })));
 }

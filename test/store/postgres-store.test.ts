@@ -1,9 +1,9 @@
 /**
  * PostgreSQL-specific behaviour of the store (migrations across processes, transactional enqueue and
- * NOTIFY, listener reconnects, database time) plus a few smoke checks. Generic store semantics are
- * covered by the shared conformance suite.
+ * NOTIFY, listener reconnects, database time, schema names, pool ownership). Generic store semantics
+ * are covered by the shared conformance suite (test/conformance/store-suite.ts).
  */
-import { spawn } from "node:child_process";
+import "../leak-check.js";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
 import { test, describe } from "node:test";
@@ -14,16 +14,15 @@ import { LISTENER_APPLICATION_NAME } from "../../src/store/postgres/listener.js"
 import { MIGRATIONS } from "../../src/store/postgres/migrations.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { channelName } from "../../src/store/postgres/sql.js";
-import type { NewJob, Store } from "../../src/store/store.js";
+import type { Store } from "../../src/store/store.js";
 import type { TestLocation } from "../harness/harness.js";
 import { databaseUrl, postgresHarness } from "../harness/postgres.js";
+import { newJob, until, within } from "../helpers.js";
+import { leakedSince, resources } from "../leak-check.js";
+import { runReleasedTogether } from "../process/spawn.js";
 
-const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
+const migrateFixture = fileURLToPath(new URL("../fixtures/postgres-migrate.ts", import.meta.url));
 const skip = await postgresHarness.skipReason();
-
-function job(name: string, extra: Partial<NewJob> = {}): NewJob {
-  return { name, data: "{}", delayMs: 0, priority: 0, label: null, ...extra };
-}
 
 async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<{ location: TestLocation; store: Store; schema: string }> {
   const location = await postgresHarness.fresh();
@@ -32,15 +31,14 @@ async function freshStore(t: { after(fn: () => Promise<void>): void }): Promise<
   return { location, store, schema: location.schema ?? "" };
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(20);
+/** Runs one statement on a connection of its own, closed before it returns (no pool left open meanwhile). */
+async function queryOnce(text: string, params: unknown[]): Promise<Array<Record<string, unknown>>> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as Array<Record<string, unknown>>;
+  } finally {
+    await client.end();
   }
 }
 
@@ -58,23 +56,10 @@ function wakeRecorder() {
         waiter.resolve(at);
       }
     },
-    next(name: string, timeoutMs = 10_000): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no wake-up for ${name} within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ name, resolve: (at) => (clearTimeout(timer), resolve(at)) });
-      });
+    next(name: string): Promise<number> {
+      return within(new Promise<number>((resolve) => waiters.push({ name, resolve })), `a wake-up for ${name}`);
     },
   };
-}
-
-function runChild(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stderr }));
-  });
 }
 
 describe("PostgresStore", { skip: skip ?? false }, () => {
@@ -83,12 +68,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const location = await postgresHarness.fresh();
       t.after(() => location.drop());
       const schema = location.schema ?? "";
-      const startAt = String(Date.now() + 1_500);
-      const children = await Promise.all(
-        Array.from({ length: 4 }, () =>
-          runChild(["--import", "tsx", "test/fixtures/postgres-migrate.ts", location.url, schema, startAt]),
-        ),
-      );
+      const children = await runReleasedTogether(migrateFixture, Array.from({ length: 4 }, () => ({ url: location.url, schema })));
       for (const child of children) assert.equal(child.code, 0, child.stderr);
 
       const ledger = await location.exec(`SELECT version, count(*)::int AS n FROM "${schema}".migrations GROUP BY version ORDER BY version`);
@@ -117,7 +97,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const { store } = await freshStore(t);
       const recorder = wakeRecorder();
       const errors: Error[] = [];
-      const stop = await store.listen({ names: ["tx-kept", "tx-rolled"], onWake: recorder.onWake, onError: (e) => errors.push(e) });
+      const stop = await store.listen({ names: ["tx-kept", "tx-rolled", "tx-probe"], onWake: recorder.onWake, onError: (e) => errors.push(e) });
       t.after(stop);
       const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
@@ -125,32 +105,35 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
 
       // Rolled back: never visible, never announced.
       await client.query("BEGIN");
-      const [rolled] = await store.jobInsertMany({ jobs: [job("tx-rolled")], tx: client });
+      const [rolled] = await store.jobInsertMany({ jobs: [newJob("tx-rolled")], tx: client });
       assert.ok(rolled);
       await client.query("ROLLBACK");
       assert.equal(await store.jobGet({ id: rolled.id }), null);
 
       // Committed: invisible and silent until COMMIT.
       await client.query("BEGIN");
-      const [kept] = await store.jobInsertMany({ jobs: [job("tx-kept", { data: '{"b":1,"a":[2]}' })], tx: client });
+      const [kept] = await store.jobInsertMany({ jobs: [newJob("tx-kept", { data: '{"b":1,"a":[2]}' })], tx: client });
       assert.ok(kept);
-      const woken = recorder.next("tx-kept");
-      await delay(300);
       assert.equal(await store.jobGet({ id: kept.id }), null);
-      assert.equal(recorder.wakes.length, 0);
+      // A probe committed meanwhile notifies on the same channel. Notifications arrive in commit order,
+      // so one sent early for either insert above (outside its transaction) would arrive before it.
+      const probed = recorder.next("tx-probe");
+      await store.jobInsertMany({ jobs: [newJob("tx-probe")] });
+      await probed;
+      assert.deepEqual(recorder.wakes.map((w) => w.name), ["tx-probe"]);
+      const woken = recorder.next("tx-kept");
       const committedAt = performance.now();
       await client.query("COMMIT");
       assert.ok((await woken) >= committedAt, "the wake-up arrived before COMMIT");
       assert.equal((await store.jobGet({ id: kept.id }))?.status, "enqueued");
-      // Notifications arrive in commit order, so a leaked one for the rollback would already be here.
-      assert.deepEqual(recorder.wakes.map((w) => w.name), ["tx-kept"]);
+      assert.deepEqual(recorder.wakes.map((w) => w.name), ["tx-probe", "tx-kept"]);
       assert.deepEqual(errors, []);
     });
 
     test("tx must be a client with query(); anything else is a ValidationError on options.tx", async (t) => {
       const { store, location } = await freshStore(t);
       for (const bad of [{}, "client", 42, { query: "SELECT 1" }]) {
-        await assert.rejects(store.jobInsertMany({ jobs: [job("x")], tx: bad }), (e: unknown) => e instanceof ValidationError && e.field === "options.tx");
+        await assert.rejects(store.jobInsertMany({ jobs: [newJob("x")], tx: bad }), (e: unknown) => e instanceof ValidationError && e.field === "options.tx");
       }
       assert.deepEqual(await location.exec("SELECT count(*)::int AS n FROM {table}"), [{ n: 0 }]);
     });
@@ -158,21 +141,24 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     test("the payload text is kept exactly (json, not jsonb) and one NOTIFY goes out per available name", async (t) => {
       const { store, location } = await freshStore(t);
       const recorder = wakeRecorder();
-      const stop = await store.listen({ names: ["n-a", "n-b", "n-later"], onWake: recorder.onWake, onError: () => undefined });
+      const stop = await store.listen({ names: ["n-a", "n-b", "n-later", "n-probe"], onWake: recorder.onWake, onError: () => undefined });
       t.after(stop);
       const data = '{"z":1,"a":{"y":[1,2.50,"x"],"b":null}}';
-      const woken = recorder.next("n-b");
       const jobs = await store.jobInsertMany({ jobs: [
-        job("n-a", { data }), job("n-b"), job("n-a"), job("n-later", { delayMs: 60_000 }),
+        newJob("n-a", { data }), newJob("n-b"), newJob("n-a"), newJob("n-later", { delayMs: 60_000 }),
       ] });
       assert.deepEqual(jobs.map((j) => j.name), ["n-a", "n-b", "n-a", "n-later"]);
       assert.deepEqual(jobs.map((j) => BigInt(j.id)), [...jobs.map((j) => BigInt(j.id))].sort((x, y) => (x < y ? -1 : 1)));
       assert.deepEqual(jobs[0]?.data, JSON.parse(data));
       const [row] = await location.exec("SELECT data::text AS text FROM {table} WHERE id = $1", [jobs[0]?.id]);
       assert.equal(row?.text, data);
-      await woken;
-      await delay(200);
-      assert.deepEqual(recorder.wakes.map((w) => w.name).sort(), ["n-a", "n-b"]);
+      // A later transaction's notification arrives after all of the insert's: then they are all in.
+      const probed = recorder.next("n-probe");
+      await store.jobInsertMany({ jobs: [newJob("n-probe")] });
+      await probed;
+      const names = recorder.wakes.map((w) => w.name);
+      assert.equal(names.pop(), "n-probe");
+      assert.deepEqual(names.sort(), ["n-a", "n-b"]);
     });
   });
 
@@ -182,7 +168,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     const stop = await store.listen({ names: ["rel"], onWake: recorder.onWake, onError: () => undefined });
     t.after(stop);
     const inserted = recorder.next("rel");
-    await store.jobInsertMany({ jobs: [job("rel")] });
+    await store.jobInsertMany({ jobs: [newJob("rel")] });
     await inserted;
     const [claimed] = (await store.jobClaim({ requests: [{ name: "rel", limit: 1, leaseMs: 60_000 }] })).claimed;
     assert.ok(claimed);
@@ -218,35 +204,35 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const [after] = await findBackends();
       assert.ok(after && after.pid !== backend.pid, "no new listener session");
       const woken = recorder.next("l-b");
-      await store.jobInsertMany({ jobs: [job("l-b")] });
+      await store.jobInsertMany({ jobs: [newJob("l-b")] });
       await woken;
 
       await stop();
       await stop();
-      await waitFor("the listener session to close", async () => (await findBackends()).length === 0);
+      await until(async () => (await findBackends()).length === 0, "the listener session to close");
     });
 
     test("a listener stopped while reconnecting stays stopped", async (t) => {
-      const { store, schema, location } = await freshStore(t);
+      const { store, schema } = await freshStore(t);
+      const sessions = `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2`;
+      const params = [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`];
+      const before = resources();
       const errors: Error[] = [];
       const stop = await store.listen({ names: ["s-a"], onWake: () => undefined, onError: (e) => errors.push(e) });
-      await location.exec(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
-        [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`]);
-      await waitFor("the loss to be reported", () => errors.length > 0);
+      assert.equal((await queryOnce(`SELECT pg_terminate_backend(pid) FROM (${sessions}) AS listener`, params)).length, 1);
+      await until(() => errors.length > 0, "the loss to be reported");
       await stop();
-      await delay(400);
-      const sessions = await location.exec(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE $2",
-        [LISTENER_APPLICATION_NAME, `%"${channelName(schema)}"%`]);
-      assert.deepEqual(sessions, []);
+      // Nothing of the listener is left in this process, no reconnect timer nor connection: nothing can
+      // reconnect it later.
+      assert.deepEqual(await leakedSince(before), []);
+      await until(async () => (await queryOnce(sessions, params)).length === 0, "the terminated session to be gone");
     });
   });
 
   describe("time comes from the database", () => {
     test("availableAt and delays are computed from now() in SQL", async (t) => {
       const { store } = await freshStore(t);
-      const [now] = await store.jobInsertMany({ jobs: [job("time")] });
+      const [now] = await store.jobInsertMany({ jobs: [newJob("time")] });
       assert.ok(now);
       assert.equal(now.availableAt.getTime(), now.createdAt.getTime());
 
@@ -257,140 +243,19 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       assert.ok(failed?.endedAt);
       assert.equal(failed.availableAt.getTime() - failed.endedAt.getTime(), 4_321);
 
-      const [later] = await store.jobInsertMany({ jobs: [job("time-later", { delayMs: 60_000 })] });
+      const [later] = await store.jobInsertMany({ jobs: [newJob("time-later", { delayMs: 60_000 })] });
       assert.equal(later && later.availableAt.getTime() - later.createdAt.getTime(), 60_000);
       const ms = await store.jobNextAvailableIn({ names: ["time-later"] });
       assert.ok(ms !== null && ms > 50_000 && ms <= 60_000, `msUntilNextAvailable = ${ms}`);
       const retryIn = await store.jobNextAvailableIn({ names: ["time"] });
       assert.ok(retryIn !== null && retryIn > 3_000 && retryIn <= 4_321, `msUntilNextAvailable = ${retryIn}`);
-      await store.jobInsertMany({ jobs: [job("time")] });
+      await store.jobInsertMany({ jobs: [newJob("time")] });
       assert.equal(await store.jobNextAvailableIn({ names: ["time", "time-later"] }), 0);
       assert.equal(await store.jobNextAvailableIn({ names: ["nothing"] }), null);
     });
   });
 
-  describe("smoke", () => {
-    test("insert → claim → complete", async (t) => {
-      const { store } = await freshStore(t);
-      const [inserted] = await store.jobInsertMany({ jobs: [job("smoke", { data: '{"n":1}', priority: 3, label: "L" })] });
-      assert.ok(inserted);
-      assert.equal(typeof inserted.id, "string");
-      assert.equal(inserted.status, "enqueued");
-      assert.equal(inserted.attempts, 0);
-      assert.deepEqual(inserted.errors, []);
-      assert.equal(inserted.label, "L");
-      assert.equal(inserted.priority, 3);
-
-      const [claimed] = (await store.jobClaim({ requests: [{ name: "smoke", limit: 5, leaseMs: 10_000 }] })).claimed;
-      assert.equal(claimed?.id, inserted.id);
-      assert.equal(claimed.status, "dequeued");
-      assert.equal(claimed.attempts, 1);
-      assert.equal(await store.jobSetProgress({ ...{ id: claimed.id, attempt: 1 }, progress: 0.5 }), true);
-
-      assert.deepEqual(await store.jobCompleteMany({ items: [{ id: claimed.id, attempt: 1, result: '{"ok":true}' }] }), new Set([claimed.id]));
-      const done = await store.jobGet({ id: claimed.id });
-      assert.equal(done?.status, "completed");
-      assert.deepEqual(done.result, { ok: true });
-      assert.equal(done.progress, 0.5);
-      assert.ok(done.finishedAt && done.endedAt && done.finishedAt.getTime() === done.endedAt.getTime());
-      assert.deepEqual((await store.jobClaim({ requests: [{ name: "smoke", limit: 5, leaseMs: 10_000 }] })).claimed, []);
-    });
-
-    test("two stores on two pools claiming concurrently never get the same job", async (t) => {
-      const { store, location } = await freshStore(t);
-      const other = await location.openStore();
-      const total = 200;
-      await store.jobInsertMany({ jobs: Array.from({ length: total }, (_, i) => job("race", { priority: i % 3 })) });
-      const claimAll = async (s: Store) => {
-        const ids: string[] = [];
-        for (;;) {
-          const batch = (await s.jobClaim({ requests: [{ name: "race", limit: 7, leaseMs: 60_000 }] })).claimed;
-          if (batch.length === 0) return ids;
-          ids.push(...batch.map((j) => j.id));
-        }
-      };
-      // Two loops per store, so claims also race within each pool.
-      const lists = await Promise.all([claimAll(store), claimAll(other), claimAll(store), claimAll(other)]);
-      const all = lists.flat();
-      assert.equal(new Set(all).size, all.length, "a job was claimed twice");
-      assert.equal(all.length, total);
-      assert.ok(lists.every((ids) => ids.length > 0), "a claimer got nothing: the claims did not overlap");
-    });
-
-    test("claims follow priority, then availableAt, then id, each request limited separately", async (t) => {
-      const { store } = await freshStore(t);
-      const inserted = await store.jobInsertMany({ jobs: [
-        job("p"), job("p", { priority: 5 }), job("p"), job("q"), job("q"), job("q"),
-      ] });
-      const claimed = (await store.jobClaim({ requests: [{ name: "p", limit: 2, leaseMs: 1_000 }, { name: "q", limit: 1, leaseMs: 1_000 }] })).claimed;
-      const ids = inserted.map((j) => j.id);
-      assert.deepEqual(claimed.map((j) => j.id).sort(), [ids[1], ids[0], ids[3]].sort());
-      assert.equal(claimed[0]?.id, ids[1]);
-    });
-
-    test("fencing: writes with a stale attempt are not applied", async (t) => {
-      const { store, location } = await freshStore(t);
-      const [inserted] = await store.jobInsertMany({ jobs: [job("fence")] });
-      assert.ok(inserted);
-      (await store.jobClaim({ requests: [{ name: "fence", limit: 1, leaseMs: 60_000 }] })).claimed;
-      await location.makeAvailableNow(inserted.id);
-      const [second] = (await store.jobClaim({ requests: [{ name: "fence", limit: 1, leaseMs: 60_000 }] })).claimed;
-      assert.equal(second?.attempts, 2);
-      const stale = { id: inserted.id, attempt: 1 };
-
-      assert.deepEqual(await store.jobCompleteMany({ items: [{ ...stale, result: "1" }] }), new Set());
-      assert.equal(await store.jobFail({ ...stale, reason: "late", delayMs: 0, errors: "[]" }), null);
-      assert.equal(await store.jobCancel({ ...stale, reason: "late", errors: null }), null);
-      assert.deepEqual(await store.jobExtendLeases({ items: [{ ...stale, leaseMs: 1 }] }), new Set());
-      assert.deepEqual(await store.jobRelease({ items: [stale], reason: "late", unstarted: false }), new Set());
-      assert.equal(await store.jobSetProgress({ ...stale, progress: 1 }), false);
-      const current = await store.jobGet({ id: inserted.id });
-      assert.equal(current?.status, "dequeued");
-      assert.equal(current.availableAt.getTime(), second.availableAt.getTime());
-      assert.equal(current.progress, null);
-
-      assert.deepEqual(await store.jobCompleteMany({ items: [{ id: inserted.id, attempt: 2, result: "1" }] }), new Set([inserted.id]));
-      assert.equal(await store.jobCancel({ id: inserted.id, attempt: null, reason: "too late", errors: null }), null);
-      assert.equal(await store.jobGet({ id: "not-an-id" }), null);
-      assert.equal(await store.jobGet({ id: "99999999999999999999" }), null);
-    });
-
-    test("deleteFinished removes only old finished jobs, up to the limit", async (t) => {
-      const { store, location } = await freshStore(t);
-      const jobs = await store.jobInsertMany({ jobs: [job("d"), job("d"), job("d"), job("d")] });
-      const ids = jobs.map((j) => j.id);
-      const claimed = (await store.jobClaim({ requests: [{ name: "d", limit: 3, leaseMs: 60_000 }] })).claimed;
-      await store.jobCompleteMany({ items: claimed.slice(0, 2).map((j) => ({ id: j.id, attempt: j.attempts, result: "null" })) });
-      await store.jobCancel({ id: ids[3]!, attempt: null, reason: "operator", errors: null });
-      await location.exec("UPDATE {table} SET finished_at = now() - interval '1 hour' WHERE finished_at IS NOT NULL AND id <> $1", [ids[1]]);
-
-      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 1 }), 1);
-      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 10 }), 1);
-      assert.equal(await store.jobDeleteFinished({ olderThanMs: 60_000, limit: 10 }), 0);
-      const left = (await store.jobList({ limit: 10 })).map((j) => j.id);
-      assert.deepEqual(left, [ids[1], ids[2]]);
-    });
-
-    test("countJobs reports all five statuses, zeros included; listJobs filters and pages", async (t) => {
-      const { store } = await freshStore(t);
-      const zero = { enqueued: 0, dequeued: 0, completed: 0, failed: 0, cancelled: 0 };
-      assert.deepEqual(await store.jobCountByStatus({}), zero);
-      const [a, b, c, d] = await store.jobInsertMany({ jobs: [job("c"), job("c"), job("c"), job("c"), job("c"), job("other")] });
-      assert.ok(a && b && c && d);
-      const claimed = (await store.jobClaim({ requests: [{ name: "c", limit: 4, leaseMs: 60_000 }] })).claimed;
-      const attempt = (id: string) => claimed.find((j) => j.id === id)?.attempts ?? 0;
-      await store.jobCompleteMany({ items: [{ id: a.id, attempt: attempt(a.id), result: "null" }] });
-      await store.jobFail({ id: b.id, attempt: attempt(b.id), reason: "x", delayMs: 1_000, errors: '[{"attempt":1,"at":"2024-01-01T00:00:00.000Z","message":"x"}]' });
-      await store.jobCancel({ id: c.id, attempt: attempt(c.id), reason: "y", errors: null });
-      assert.deepEqual(await store.jobCountByStatus({ name: "c" }), { enqueued: 1, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
-      assert.deepEqual(await store.jobCountByStatus({}), { enqueued: 2, dequeued: 1, completed: 1, failed: 1, cancelled: 1 });
-      assert.deepEqual(await store.jobCountByStatus({ name: "none" }), zero);
-      assert.deepEqual((await store.jobGet({ id: b.id }))?.errors, [{ attempt: 1, at: "2024-01-01T00:00:00.000Z", message: "x" }]);
-
-      assert.deepEqual((await store.jobList({ status: "enqueued", limit: 10 })).map((j) => j.name), ["c", "other"]);
-      assert.deepEqual((await store.jobList({ name: "c", afterId: b.id, limit: 2 })).map((j) => j.id), [c.id, d.id]);
-    });
-
+  describe("options and close", () => {
     test("schema names are validated strictly", async () => {
       const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
       try {
@@ -417,7 +282,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const store = new PostgresStore({ pool, ownsPool: false, schema, onError: (e) => errors.push(e) });
       await store.migrate();
       await location.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [`idle_${schema}`]);
-      await waitFor("the idle connection error", () => errors.length > 0);
+      await until(() => errors.length > 0, "the idle connection error");
       assert.ok(errors[0] instanceof StoreError);
 
       await Promise.all([store.close(), store.close()]);

@@ -2,6 +2,7 @@
  * `sqlite:` URLs as users write them: relative and absolute paths, percent-escapes, query parameters,
  * and the in-memory database.
  */
+import "../leak-check.js";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
