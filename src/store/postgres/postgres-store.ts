@@ -180,15 +180,8 @@ export class PostgresStore implements Store {
     };
   }
 
-  async jobCompleteMany({ items }: { items: CompleteItem[] }): Promise<Set<string>> {
-    const valid = items.filter((item) => isId(item.id));
-    if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("jobCompleteMany", this.statements.completeJobs, [
-      valid.map((item) => item.id),
-      valid.map((item) => item.attempt),
-      valid.map((item) => item.result),
-    ]);
-    return new Set(rows.map((row) => row.id));
+  jobCompleteMany({ items }: { items: CompleteItem[] }): Promise<Set<string>> {
+    return this.fencedMany("jobCompleteMany", this.statements.completeJobs, items, (item) => item.result);
   }
 
   async jobFail({ id, attempt, reason, errors, delayMs }: FailParams): Promise<StoredJob | null> {
@@ -203,15 +196,8 @@ export class PostgresStore implements Store {
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
-  async jobExtendLeases({ items }: { items: ExtendItem[] }): Promise<Set<string>> {
-    const valid = items.filter((item) => isId(item.id));
-    if (valid.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>("jobExtendLeases", this.statements.extendLeases, [
-      valid.map((item) => item.id),
-      valid.map((item) => item.attempt),
-      valid.map((item) => item.leaseMs),
-    ]);
-    return new Set(rows.map((row) => row.id));
+  jobExtendLeases({ items }: { items: ExtendItem[] }): Promise<Set<string>> {
+    return this.fencedMany("jobExtendLeases", this.statements.extendLeases, items, (item) => item.leaseMs);
   }
 
   async jobRelease({ items, reason, unstarted }: ReleaseParams): Promise<Set<string>> {
@@ -306,6 +292,21 @@ export class PostgresStore implements Store {
 
   private assertOpen(): void {
     if (this.closing) throw new StoreError("the PostgreSQL store is closed");
+  }
+
+  /**
+   * A batched fenced write whose statement takes ids ($1), attempts ($2) and one value per item ($3), and
+   * returns the ids it changed. Ids this store could never have issued match nothing, so they are left out.
+   */
+  private async fencedMany<T extends AttemptRef>(operation: string, statement: Statement, items: T[], value: (item: T) => unknown): Promise<Set<string>> {
+    const valid = items.filter((item) => isId(item.id));
+    if (valid.length === 0) return new Set();
+    const rows = await this.rows<{ id: string }>(operation, statement, [
+      valid.map((item) => item.id),
+      valid.map((item) => item.attempt),
+      valid.map(value),
+    ]);
+    return new Set(rows.map((row) => row.id));
   }
 
   /** The one place statements run: closed-store check, type parsers, and error wrapping. */
