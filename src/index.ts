@@ -15,6 +15,7 @@ export {
 export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError } from "./job.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
+export type { RateLimit } from "./flow/limits.js";
 export { TASK_DEFAULTS } from "./task.js";
 export type { QueueEvents } from "./events.js";
 export type { ErrorContext, ErrorSource } from "./report.js";

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from "./clock.js";
 import { QueueClosedError, ValidationError, coerceError } from "./errors.js";
 import { Admin, type ListOptions } from "./admin.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
+import { setPaused } from "./flow/pause.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import type { Job, JobStatus, Json, JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
@@ -56,6 +57,12 @@ export interface EnqueueOptions {
   /** A free-form key stored with the job. */
   label?: string;
   /**
+   * The job's flow-control group, e.g. a tenant or user id (a non-empty string, at most 255 characters):
+   * the task's `groupConcurrency` and `rateLimit.byGroup` count per group, and claims go round-robin
+   * across groups. See docs/flow-control.md.
+   */
+  group?: string;
+  /**
    * Join the caller's open transaction: the `pg` client that ran BEGIN (PostgreSQL; not the pool), or a
    * better-sqlite3 handle on the same file with a transaction open (SQLite). Roll back and the job never
    * existed; workers are woken only after commit. Inside better-sqlite3's synchronous
@@ -77,6 +84,8 @@ export interface EnqueueItem<Data = Json> {
   delay?: number;
   priority?: number;
   label?: string;
+  /** As in {@link EnqueueOptions.group}. */
+  group?: string;
 }
 
 /** Options of {@link Queue.close}. */
@@ -191,7 +200,7 @@ export class Queue {
     this.#assertOpen("enqueue");
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
-    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label });
+    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label, group: given.group });
     if (given.tx === undefined) return (await this.#enqueuer.one(job)) as unknown as Job<Data>;
     const [stored] = await this.#enqueuer.many([job], given.tx);
     return stored as unknown as Job<Data>;
@@ -208,7 +217,7 @@ export class Queue {
     this.#assertOpen("enqueueSync");
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
-    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label });
+    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label, group: given.group });
     const [stored] = this.#enqueuer.manySync([job], given.tx);
     return stored as unknown as Job<Data>;
   }
@@ -299,6 +308,40 @@ export class Queue {
   cancel(id: string, reason: string): Promise<boolean> {
     this.#assertOpen("cancel");
     return this.#admin.cancel(id, reason);
+  }
+
+  /**
+   * Pauses a task in every process: no job of it starts after the next claim round of each process (at
+   * once where PostgreSQL NOTIFY reaches it); jobs already running finish; jobs this process holds unstarted
+   * are handed back. Stored in the database, so it outlasts restarts, until {@link Queue.resume}. A name
+   * no process defines yet may be paused (it may be defined elsewhere, or later).
+   * @returns true if this call paused it, false if it was paused already.
+   * @throws ValidationError for a name that is not a valid task name.
+   */
+  async pause(name: string): Promise<boolean> {
+    this.#assertOpen("pause");
+    const changed = await setPaused(this.#store, name, true);
+    this.#worker?.wake();
+    return changed;
+  }
+
+  /**
+   * Resumes a paused task: every process claims its jobs again (at once where NOTIFY reaches it, else at
+   * its next poll).
+   * @returns true if this call resumed it, false if it was not paused.
+   * @throws ValidationError for a name that is not a valid task name.
+   */
+  async resume(name: string): Promise<boolean> {
+    this.#assertOpen("resume");
+    const changed = await setPaused(this.#store, name, false);
+    this.#worker?.wake();
+    return changed;
+  }
+
+  /** The names of the paused tasks, sorted. */
+  paused(): Promise<string[]> {
+    this.#assertOpen("paused");
+    return this.#store.taskListPaused();
   }
 
   /** Listens to a lifecycle event of this process's jobs. */

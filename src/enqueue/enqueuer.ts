@@ -15,6 +15,7 @@ import type { StoredJob, NewJob, Store } from "../store/store.js";
 import {
   MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName, checkOptionsObject, describe, serializeJson,
 } from "../validate.js";
+import { checkGroup } from "../flow/limits.js";
 import { Coalescer } from "./coalescer.js";
 import type { DirectClaim, DirectClaimSource } from "./direct-claim.js";
 
@@ -25,6 +26,7 @@ export interface JobInput {
   delay?: unknown;
   priority?: unknown;
   label?: unknown;
+  group?: unknown;
 }
 
 export interface EnqueuerDeps {
@@ -36,7 +38,7 @@ export interface EnqueuerDeps {
   readonly onCommitted: () => void;
 }
 
-export const ITEM_KEYS = ["name", "data", "delay", "priority", "label"] as const;
+export const ITEM_KEYS = ["name", "data", "delay", "priority", "label", "group"] as const;
 
 export class Enqueuer {
   readonly #deps: EnqueuerDeps;
@@ -63,7 +65,8 @@ export class Enqueuer {
     const delayMs = item.delay === undefined ? 0 : Math.max(0, checkDuration(item.delay, `${prefix}delay`, { min: -MAX_DELAY_MS }));
     const priority = item.priority === undefined ? 0 : checkInteger(item.priority, `${prefix}priority`, -1_000_000, 1_000_000);
     const label = item.label === undefined ? null : checkName(item.label, `${prefix}label`);
-    return { name, data, delayMs, priority, label };
+    const group = item.group === undefined ? null : checkGroup(item.group, `${prefix}group`);
+    return { name, data, delayMs, priority, label, group };
   }
 
   /** Checks a list of items (each a plain object with known keys). */

@@ -25,6 +25,7 @@ import type {
   StoreCapabilities,
   StoredJob,
 } from "../store.js";
+import { claimWithLimits } from "./flow-claim.js";
 import { Listener } from "./listener.js";
 import { applyMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
@@ -117,7 +118,7 @@ export class PostgresStore implements Store {
     if (jobs.length === 0) return [];
     const [only] = jobs;
     if (jobs.length === 1 && only) {
-      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel];
+      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null];
       return (await this.rows<JobRow>("jobInsertMany", this.statements.insertJob, values, client)).map(toStoredJob);
     }
     const rows = await this.rows<JobRow>("jobInsertMany", this.statements.insertJobs, [
@@ -127,6 +128,7 @@ export class PostgresStore implements Store {
       jobs.map((job) => job.priority),
       jobs.map((job) => job.label),
       this.channel,
+      jobs.map((job) => job.group ?? null),
     ], client);
     return rows.map(toStoredJob);
   }
@@ -144,6 +146,7 @@ export class PostgresStore implements Store {
       items.map(({ leaseMs }) => leaseMs),
       items.map(({ job }) => job.priority),
       items.map(({ job }) => job.label),
+      items.map(({ job }) => job.group ?? null),
     ]);
     return rows.map(toStoredJob);
   }
@@ -152,6 +155,24 @@ export class PostgresStore implements Store {
   afterTransaction(_tx: unknown, _callback: () => void): void {}
 
   async jobClaim({ requests, completions = [] }: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult> {
+    const limited = requests.filter((request) => request.flow !== undefined && request.limit > 0);
+    const plain = await this.claimPlain(requests.filter((request) => request.flow === undefined), completions);
+    if (limited.length === 0) return plain;
+    // After the plain claim has committed its completions, so the limited claims count them as done.
+    this.assertOpen();
+    const flow = await claimWithLimits({ pool: this.pool, schema: this.schema, statements: this.statements, rows: (...args) => this.rows(...args) }, limited)
+      .catch((error: unknown) => {
+        throw wrap(error, "jobClaim");
+      });
+    return {
+      completed: plain.completed,
+      claimed: [...plain.claimed, ...flow.rows.map(toStoredJob)],
+      heldBack: [...(plain.heldBack ?? []), ...flow.heldBack],
+    };
+  }
+
+  /** Completions and claims of tasks without flow limits: one statement (completeAndClaim). */
+  private async claimPlain(requests: ClaimRequest[], completions: CompleteItem[]): Promise<ClaimResult> {
     // Requests for one name would each pick the same rows (a transaction does not skip its own locks): merge them.
     const byName = new Map<string, ClaimRequest>();
     for (const request of requests) {
@@ -164,7 +185,7 @@ export class PostgresStore implements Store {
     const merged = [...byName.values()];
     const valid = completions.filter((item) => isId(item.id));
     if (merged.length === 0 && valid.length === 0) return { completed: new Set(), claimed: [] };
-    const rows = await this.rows<JobRow & { completed_ids: string[] }>("jobClaim", this.statements.completeAndClaim, [
+    const rows = await this.rows<JobRow & { completed_ids: string[]; paused_names: string[] }>("jobClaim", this.statements.completeAndClaim, [
       merged.map((r) => r.name),
       merged.map((r) => r.limit),
       merged.map((r) => r.leaseMs),
@@ -177,6 +198,7 @@ export class PostgresStore implements Store {
     return {
       completed: new Set(rows[0]?.completed_ids ?? []),
       claimed: rows.filter((row) => row.id !== null).map(toStoredJob),
+      heldBack: (rows[0]?.paused_names ?? []).map((name) => ({ name, paused: true, retryInMs: null })),
     };
   }
 
@@ -244,6 +266,15 @@ export class PostgresStore implements Store {
     if (limit <= 0) return 0;
     const result = await this.query("jobDeleteFinished", this.statements.deleteFinished, [olderThanMs, limit]);
     return result.rowCount ?? 0;
+  }
+
+  async taskSetPaused({ name, paused }: { name: string; paused: boolean }): Promise<boolean> {
+    const statement = paused ? this.statements.pauseTask : this.statements.resumeTask;
+    return (await this.rows("taskSetPaused", statement, [toText(name), this.channel])).length > 0;
+  }
+
+  async taskListPaused(): Promise<string[]> {
+    return (await this.rows<{ name: string }>("taskListPaused", this.statements.listPaused, [])).map((row) => row.name);
   }
 
   async jobNextAvailableIn({ names }: { names: string[] }): Promise<number | null> {
@@ -339,8 +370,9 @@ type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number]
 const PREPARED = [
   "insertJob", "insertJobs", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
+  "flowCounts", "flowCandidates", "flowClaim", "pauseTask", "resumeTask",
 ] as const;
-const UNPREPARED = ["listJobs", "countJobs"] as const;
+const UNPREPARED = ["listJobs", "countJobs", "listPaused"] as const;
 
 function prepareStatements(q: string): Statements {
   const statements = {} as Record<string, Statement>;

@@ -104,17 +104,49 @@ CREATE INDEX hewn_jobs_runnable_priority ON hewn_jobs (name, priority DESC, avai
  */
 export const MIGRATION_4_ADD_AVAILABLE_BEFORE_CLAIM = "ALTER TABLE hewn_jobs ADD COLUMN available_before_claim INTEGER";
 
+/**
+ * Migration 7: flow control (docs/flow-control.md).
+ * - `group_key`, the `group` enqueue option. Its index holds only grouped runnable jobs (partial), so
+ *   ungrouped jobs and unlimited tasks never pay for it; it lists a task's groups (one seek per group)
+ *   and each group's due jobs in claim order.
+ * - `hewn_paused`: one row per paused task name, read by every claim.
+ * - `hewn_starts`: when each job of a rate-limited task was claimed, kept for its window, so the window
+ *   slides over real starts.
+ * - `hewn_turns`: when each group of a limited task ('' for no group) last had a job claimed: the memory
+ *   of the round-robin. One small row per group.
+ */
+export const MIGRATION_7_FLOW_CONTROL = `
+ALTER TABLE hewn_jobs ADD COLUMN group_key TEXT;
+CREATE INDEX hewn_jobs_group ON hewn_jobs (name, group_key, priority DESC, available_at, id) WHERE ${RUNNABLE} AND group_key IS NOT NULL;
+CREATE TABLE hewn_paused (
+  name TEXT PRIMARY KEY,
+  paused_at INTEGER NOT NULL
+);
+CREATE TABLE hewn_starts (
+  name TEXT NOT NULL,
+  group_key TEXT,
+  started_at INTEGER NOT NULL
+);
+CREATE INDEX hewn_starts_window ON hewn_starts (name, started_at);
+CREATE TABLE hewn_turns (
+  name TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  turn_at INTEGER NOT NULL,
+  PRIMARY KEY (name, group_key)
+);
+`;
+
 // ---- Jobs ----------------------------------------------------------------------------------------
 
 export const INSERT_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
-VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key)
+VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @group)
 RETURNING *`;
 
 /** A job stored already claimed by the process that enqueues it (Store.jobInsertClaimed): attempt 1, leased. */
 export const INSERT_CLAIMED_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label)
-VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, @now, 1, @priority, @label)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label, group_key)
+VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, @now, 1, @priority, @label, @group)
 RETURNING *`;
 
 /**
@@ -238,3 +270,71 @@ SELECT MIN(at) FROM (
   SELECT MIN(available_at) AS at FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority = 0
   UNION ALL
   SELECT MIN(available_at) FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority <> 0)`;
+
+// ---- Flow control (docs/flow-control.md) -----------------------------------------------------------
+// Every claim runs inside BEGIN IMMEDIATE: the file's single writer lock already serialises claims across
+// processes, so what a limited claim counts cannot change before it commits. No lock of our own.
+
+export const IS_PAUSED = "SELECT 1 FROM hewn_paused WHERE name = ?";
+
+export const PAUSE_TASK = "INSERT INTO hewn_paused (name, paused_at) VALUES (@name, @now) ON CONFLICT (name) DO NOTHING";
+
+export const RESUME_TASK = "DELETE FROM hewn_paused WHERE name = @name";
+
+export const LIST_PAUSED = "SELECT name FROM hewn_paused ORDER BY name";
+
+/**
+ * Jobs of task @name holding a live lease (dequeued, lease not expired), per group: running counts come
+ * from the leases, so a crashed process's jobs stop counting when their leases expire. Read through the
+ * two runnable indexes, scanning only leases and delayed jobs.
+ */
+export const FLOW_RUNNING = `
+SELECT group_key, COUNT(*) AS n FROM (
+  SELECT group_key FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at > @now AND status = 'dequeued'
+  UNION ALL
+  SELECT group_key FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at > @now AND status = 'dequeued')
+GROUP BY group_key`;
+
+/** Starts that left the window of @per ms. */
+export const FLOW_PRUNE_STARTS = "DELETE FROM hewn_starts WHERE name = @name AND started_at <= @now - @per";
+
+/** Starts within the window, per group, and when the oldest leaves it (ms from now). */
+export const FLOW_STARTS = `
+SELECT group_key, COUNT(*) AS n, MIN(started_at) + @per - @now AS frees_in_ms
+FROM hewn_starts WHERE name = @name AND started_at > @now - @per
+GROUP BY group_key`;
+
+export const FLOW_LOG_START = "INSERT INTO hewn_starts (name, group_key, started_at) VALUES (@name, @group, @now)";
+
+/** The next group of task @name after @after (in key order) with runnable jobs: one seek in hewn_jobs_group. */
+export const FLOW_NEXT_GROUP = `
+SELECT MIN(group_key) FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND group_key IS NOT NULL AND group_key > @after`;
+
+/** A group's first @limit due jobs in claim order: one range of hewn_jobs_group. */
+export const FLOW_GROUP_CANDIDATES = `
+SELECT id, group_key, priority, available_at FROM hewn_jobs
+WHERE name = @name AND group_key = @group AND ${RUNNABLE} AND group_key IS NOT NULL AND available_at <= @now
+ORDER BY priority DESC, available_at, id
+LIMIT @limit`;
+
+/** The first @limit due jobs without a group, in claim order, read as SELECT_CLAIMABLE reads a task. */
+export const FLOW_UNGROUPED_CANDIDATES = `
+SELECT * FROM (
+  SELECT * FROM (
+    SELECT id, group_key, priority, available_at FROM hewn_jobs
+    WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at <= @now AND group_key IS NULL
+    ORDER BY available_at, id LIMIT @limit)
+  UNION ALL
+  SELECT * FROM (
+    SELECT id, group_key, priority, available_at FROM hewn_jobs
+    WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at <= @now AND group_key IS NULL
+    ORDER BY priority DESC, available_at, id LIMIT @limit))
+ORDER BY priority DESC, available_at, id
+LIMIT @limit`;
+
+/** The last turn of each group of task @name ('' for no group). */
+export const FLOW_TURNS = "SELECT group_key, turn_at FROM hewn_turns WHERE name = @name";
+
+export const FLOW_TAKE_TURN = `
+INSERT INTO hewn_turns (name, group_key, turn_at) VALUES (@name, COALESCE(@group, ''), @now)
+ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at`;
