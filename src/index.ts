@@ -4,9 +4,16 @@
  */
 export { Queue } from "./queue.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
-export type { ListOptions } from "./admin.js";
+export type { ListOptions, RescheduleOptions, BulkOptions } from "./admin.js";
+export type { JobFilter } from "./filter.js";
+export type { QueueStats, TaskStats } from "./stats.js";
 export type { StoreSettings, TransactionHandle, PostgresTransaction, SqliteTransaction } from "./store/registry.js";
 export type { SqliteOptions } from "./store/sqlite/open.js";
+export { SqlTransaction, type SqlExecutor } from "./tx/sql-transaction.js";
+export { fromKnex, type KnexTransactionLike } from "./tx/knex.js";
+export { fromKysely, type KyselyTransactionLike, type KyselyRawQuery } from "./tx/kysely.js";
+export { fromDrizzle, type DrizzleTransactionLike } from "./tx/drizzle.js";
+export { fromPrisma, type PrismaTransactionLike } from "./tx/prisma.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,

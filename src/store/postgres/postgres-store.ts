@@ -21,13 +21,17 @@ import type {
   NewClaimedJob,
   NewJob,
   ReleaseParams,
+  RescheduleParams,
   Store,
   StoreCapabilities,
   StoredJob,
+  StoreStats,
 } from "../store.js";
 import { claimWithLimits } from "./flow-claim.js";
+import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
+import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
-import { applyMigrations } from "./migrations.js";
+import { applyMigrations, pendingMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
 
 export interface PostgresStoreOptions {
@@ -86,7 +90,7 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     this.q = sql.quoteIdent(options.schema);
     this.channel = sql.channelName(options.schema);
-    this.statements = prepareStatements(this.q);
+    this.statements = { ...prepareStatements(this.q), insertJobsJson: { text: sql.insertJobsJson(this.q, this.channel) } };
     // pg.Pool emits 'error' when an idle client's connection dies; with no listener that crashes the process.
     this.onPoolError = (error) => options.onError?.(new StoreError(`idle PostgreSQL connection failed: ${error.message}`, { cause: error }));
     this.pool.on("error", this.onPoolError);
@@ -103,6 +107,7 @@ export class PostgresStore implements Store {
 
   async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     if (tx == null) return this.insertMany(jobs);
+    if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     const client = await transactionClient(tx);
     try {
       return await this.insertMany(jobs, client);
@@ -131,6 +136,22 @@ export class PostgresStore implements Store {
       jobs.map((job) => job.group ?? null),
     ], client);
     return rows.map(toStoredJob);
+  }
+
+  /** Inside a transaction reached only through an ORM (see `sql.insertJobsJson`). */
+  private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
+    this.assertOpen();
+    try {
+      const status = onlyValue((await tx.query(sql.transactionStatus, []))[0]);
+      if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
+      if (jobs.length === 0) return [];
+      const input = jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group }));
+      const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
+      return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
+    } catch (error) {
+      if (pgCode(error) === FAILED_TRANSACTION) throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE, { cause: error });
+      throw wrap(error, "jobInsertMany");
+    }
   }
 
   /** Not possible: pg only queries asynchronously (see `capabilities.synchronousInsert`). */
@@ -247,12 +268,29 @@ export class PostgresStore implements Store {
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
-  async jobList({ name, status, afterId, limit }: ListParams): Promise<StoredJob[]> {
-    if (afterId !== undefined && !isId(afterId)) {
-      throw new ValidationError("options.afterId", `is not an id of this store: ${JSON.stringify(afterId.slice(0, 100))}`);
+  async jobList(params: ListParams): Promise<StoredJob[]> {
+    const filters: sql.ListFilterSql[] = [];
+    const values: unknown[] = [];
+    const add = (value: unknown, filter: sql.ListFilterSql) => {
+      filters.push(filter);
+      values.push(value);
+    };
+    for (const key of ["afterId", "beforeId"] as const) {
+      const id = params[key];
+      if (id !== undefined && !isId(id)) throw new ValidationError(`options.${key}`, `is not an id of this store: ${JSON.stringify(id.slice(0, 100))}`);
     }
-    const rows = await this.rows<JobRow>("jobList", this.statements.listJobs, [name ?? null, status ?? null, afterId ?? null, limit]);
-    return rows.map(toStoredJob);
+    if (params.name !== undefined) add(params.name, { column: "name", op: "=", type: "text" });
+    if (params.status !== undefined) add(params.status, { column: "status", op: "=", type: "text" });
+    if (params.statuses !== undefined) add(params.statuses, { column: "status", op: "= ANY", type: "text[]" });
+    if (params.label !== undefined) add(toText(params.label), { column: "label", op: "=", type: "text" });
+    if (params.createdFrom !== undefined) add(params.createdFrom, { column: "created_at", op: ">=", type: "timestamptz" });
+    if (params.createdBefore !== undefined) add(params.createdBefore, { column: "created_at", op: "<", type: "timestamptz" });
+    if (params.afterId !== undefined) add(params.afterId, { column: "id", op: ">", type: "bigint" });
+    if (params.beforeId !== undefined) add(params.beforeId, { column: "id", op: "<", type: "bigint" });
+    const descending = scanDescending(params);
+    const rows = await this.rows<JobRow>("jobList", { text: sql.listJobs(this.q, filters, descending) }, [...values, params.limit]);
+    const jobs = rows.map(toStoredJob);
+    return descending === (params.order === "desc") ? jobs : jobs.reverse();
   }
 
   async jobCountByStatus({ name }: { name?: string }): Promise<Record<JobStatus, number>> {
@@ -281,6 +319,42 @@ export class PostgresStore implements Store {
     if (names.length === 0) return null;
     const rows = await this.rows<{ ms: number }>("jobNextAvailableIn", this.statements.msUntilNextAvailable, [names]);
     return rows[0]?.ms ?? null;
+  }
+
+  async jobStats(): Promise<StoreStats> {
+    const counted = await this.rows<{ name: string; status: JobStatus; n: string }>("jobStats", this.statements.countJobsByName, []);
+    const runnable = [...new Set(counted.filter((row) => row.status !== "completed" && row.status !== "cancelled").map((row) => row.name))];
+    const [ready, clock] = await Promise.all([
+      runnable.length === 0 ? [] : this.rows<{ name: string; age_ms: number }>("jobStats", this.statements.oldestReady, [runnable]),
+      this.rows<{ now: Date }>("jobStats", { text: "SELECT now() AS now" }, []),
+    ]);
+    return {
+      now: clock[0]?.now ?? new Date(),
+      counts: counted.map((row) => ({ name: row.name, status: row.status, count: Number(row.n) })),
+      oldestReady: ready.map((row) => ({ name: row.name, ageMs: Math.max(0, Number(row.age_ms)) })),
+    };
+  }
+
+  async jobReschedule({ id, delayMs, at }: RescheduleParams): Promise<StoredJob | null> {
+    if (!isId(id)) return null;
+    const rows = await this.rows<JobRow>("jobReschedule", this.statements.rescheduleJob, [id, delayMs ?? 0, at ?? null, this.channel]);
+    return rows[0] ? toStoredJob(rows[0]) : null;
+  }
+
+  async jobCancelMany({ ids, reason }: { ids: string[]; reason: string }): Promise<StoredJob[]> {
+    const valid = ids.filter(isId);
+    if (valid.length === 0) return [];
+    const rows = await this.rows<JobRow>("jobCancelMany", this.statements.cancelJobs, [valid, toText(reason)]);
+    return rows.map(toStoredJob);
+  }
+
+  async pendingMigrations(): Promise<number[]> {
+    this.assertOpen();
+    try {
+      return await pendingMigrations(this.pool, this.schema);
+    } catch (error) {
+      throw wrap(error, "pendingMigrations");
+    }
   }
 
   async listen({ names, onWake, onError }: ListenParams): Promise<() => Promise<void>> {
@@ -361,7 +435,7 @@ interface Statement {
   readonly name?: string;
 }
 
-type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number], Statement>;
+type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number] | "insertJobsJson", Statement>;
 
 /**
  * Hot statements are prepared: parsed and planned once per connection instead of on every call.
@@ -372,9 +446,9 @@ const PREPARED = [
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
   "flowCounts", "flowCandidates", "flowClaim", "pauseTask", "resumeTask",
 ] as const;
-const UNPREPARED = ["listJobs", "countJobs", "listPaused"] as const;
+const UNPREPARED = ["countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs", "listPaused"] as const;
 
-function prepareStatements(q: string): Statements {
+function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
   const statements = {} as Record<string, Statement>;
   for (const key of PREPARED) {
     const text = sql[key](q);
@@ -382,7 +456,7 @@ function prepareStatements(q: string): Statements {
     statements[key] = { text, name: `hewn_${key}_${createHash("sha1").update(text).digest("hex").slice(0, 10)}` };
   }
   for (const key of UNPREPARED) statements[key] = { text: sql[key](q) };
-  return statements as Statements;
+  return statements as Omit<Statements, "insertJobsJson">;
 }
 
 /** Driver errors become StoreError (cause kept); hewn's own errors pass through unchanged. */
@@ -418,16 +492,15 @@ async function transactionClient(tx: unknown): Promise<Queryable> {
     status = (result.rows[0] as { in_transaction?: boolean } | undefined)?.in_transaction === true ? "T" : "I";
   }
   if (status === "E") throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE);
-  if (status !== "T") {
-    throw new ValidationError("options.tx", "is not inside a transaction (run BEGIN on it first); "
-      + "outside one the job would be stored at once and a rollback could not take it back");
-  }
+  if (status !== "T") throw new ValidationError("options.tx", NOT_IN_TRANSACTION_MESSAGE);
   return client;
 }
 
 /** SQLSTATE in_failed_sql_transaction: the transaction already failed and ignores commands until ROLLBACK. */
 const FAILED_TRANSACTION = "25P02";
 const FAILED_TRANSACTION_MESSAGE = "is inside a failed transaction: roll it back first";
+const NOT_IN_TRANSACTION_MESSAGE = "is not inside a transaction (run BEGIN on it first); "
+  + "outside one the job would be stored at once and a rollback could not take it back";
 
 /** The SQLSTATE of a driver error (kept as the `cause` of our StoreError), if any. */
 function pgCode(error: unknown): string | undefined {

@@ -13,6 +13,11 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** Quotes a string literal (for text derived from validated names only; values are always bound). */
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
 /**
  * The NOTIFY channel of a schema (the one place it is defined). Channel names are identifiers, cut by
  * PostgreSQL at 63 bytes, so long schema names get a hash suffix instead of silently colliding.
@@ -171,6 +176,18 @@ export const migration7 = (q: string) => `
   );
 `;
 
+/**
+ * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
+ * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
+ * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
+ * entry per status change (status) or per insert (name, label), which the operator's view is worth.
+ */
+export const migration8 = (q: string) => `
+  CREATE INDEX jobs_status_id_idx ON ${q}.jobs (status, id);
+  CREATE INDEX jobs_name_id_idx ON ${q}.jobs (name, id);
+  CREATE INDEX jobs_label_idx ON ${q}.jobs (label) WHERE label IS NOT NULL;
+`;
+
 // ---------------------------------------------------------------------------------------------------
 // Jobs
 //
@@ -217,6 +234,36 @@ export const insertJobs = (q: string) => `
     FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
   )
   SELECT inserted.* FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
+
+/**
+ * The batch of `insertJobs` for a transaction hewn reaches only through an ORM (`SqlTransaction`): one
+ * JSON parameter in (`[{ name, data, delayMs, priority, label, group }]`, `data` as JSON text so it is stored
+ * byte for byte), and each row out as one JSON text column, so nothing depends on how the ORM binds
+ * arrays, parses timestamps or int8, or renames columns. Times are epoch ms. Same NOTIFY as insertJobs:
+ * delivered at commit, never for a rollback. `$1` appears once (Knex rewrites placeholders to `?`), so the
+ * channel (derived from the validated schema name) is a literal here.
+ */
+export const insertJobsJson = (q: string, channel: string) => `
+  WITH input AS (
+    SELECT item, ord FROM json_array_elements($1::json) WITH ORDINALITY AS i(item, ord)
+  ), inserted AS (
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key)
+    SELECT item->>'name', (item->>'data')::json, 'enqueued', now() + (item->>'delayMs')::float8 * interval '1 millisecond',
+      (item->>'priority')::int, item->>'label', item->>'group'
+    FROM input ORDER BY ord
+    RETURNING ${JOB_COLUMNS}
+  ), notified AS (
+    SELECT count(pg_notify(${quoteLiteral(channel)}, name)) AS n
+    FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
+  )
+  SELECT json_build_object(
+    'id', id::text, 'name', name, 'data', data::text, 'status', status,
+    'created_at', extract(epoch FROM created_at) * 1000, 'available_at', extract(epoch FROM available_at) * 1000,
+    'started_at', extract(epoch FROM started_at) * 1000, 'ended_at', extract(epoch FROM ended_at) * 1000,
+    'finished_at', extract(epoch FROM finished_at) * 1000, 'attempts', attempts, 'crashes', crashes,
+    'result', result::text, 'reason', reason, 'label', label, 'group_key', group_key, 'priority', priority, 'progress', progress,
+    'errors', errors::text)::text AS job
+  FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
 
 /**
  * Jobs stored already claimed by the process enqueueing them (Store.jobInsertClaimed): dequeued,
@@ -395,11 +442,24 @@ export const setProgress = (q: string) => `
 
 export const getJob = (q: string) => `SELECT ${JOB_COLUMNS} FROM ${q}.jobs WHERE id = $1`;
 
-export const listJobs = (q: string) => `
-  SELECT ${JOB_COLUMNS} FROM ${q}.jobs
-  WHERE ($1::text IS NULL OR name = $1) AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id > $3)
-  ORDER BY id
-  LIMIT $4`;
+/** The filters of a listing, each a column and an operator; values are bound in this order. */
+export interface ListFilterSql {
+  column: "name" | "status" | "label" | "created_at" | "id";
+  op: "=" | ">=" | "<" | ">" | "= ANY";
+  /** The SQL type the bound value is cast to. */
+  type: "text" | "text[]" | "timestamptz" | "bigint";
+}
+
+/**
+ * A listing with only the filters in use (planned for the actual values, not prepared), so each variant
+ * can use an index: (status, id) or (name, id) from migration 8 serve a filter and the id order of
+ * keyset paging together, so a page is an index range however large the table.
+ */
+export const listJobs = (q: string, filters: readonly ListFilterSql[], descending: boolean) => {
+  const where = filters.map((f, i) => `${f.column} ${f.op}${f.op === "= ANY" ? ` ($${i + 1}::${f.type})` : ` $${i + 1}::${f.type}`}`);
+  return `SELECT ${JOB_COLUMNS} FROM ${q}.jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}
+  ORDER BY id${descending ? " DESC" : ""} LIMIT $${filters.length + 1}`;
+};
 
 /** A full scan on purpose: no index serves it (see migration 3); counts are for people, not the hot path. */
 export const countJobs = (q: string) => `
@@ -575,6 +635,50 @@ export const flowClaim = (q: string) => `
     ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at
   )
   SELECT * FROM claimed`;
+
+/** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
+export const countJobsByName = (q: string) => `SELECT name, status, count(*) AS n FROM ${q}.jobs GROUP BY name, status`;
+
+/**
+ * Per name in $1, how long ago its earliest due runnable job became available (ms, by the database
+ * clock), for names that have one: one probe of each runnable index per name, as in msUntilNextAvailable.
+ */
+export const oldestReady = (q: string) => `
+  SELECT r.name, (extract(epoch FROM now() - min(next.available_at)) * 1000)::float8 AS age_ms
+  FROM unnest($1::text[]) AS r(name)
+  CROSS JOIN LATERAL (
+    SELECT * FROM (
+      SELECT available_at FROM ${q}.jobs
+      WHERE name = r.name AND status IN ${RUNNABLE} AND priority = 0
+      ORDER BY available_at LIMIT 1
+    ) AS plain
+    UNION ALL
+    SELECT min(available_at) FROM ${q}.jobs
+    WHERE name = r.name AND status IN ${RUNNABLE} AND priority <> 0
+  ) AS next
+  GROUP BY r.name
+  HAVING min(next.available_at) <= now()`;
+
+/**
+ * An operator's reschedule: only a job that waits (enqueued, or failed awaiting its retry) moves, to $3
+ * if given, else $2 ms from now. Workers are woken if it is due now (same NOTIFY-in-statement as insertJob).
+ */
+export const rescheduleJob = (q: string) => `
+  WITH moved AS (
+    UPDATE ${q}.jobs
+    SET available_at = coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond')
+    WHERE id = $1 AND status IN ('enqueued', 'failed')
+    RETURNING ${JOB_COLUMNS}
+  )
+  SELECT moved.*, CASE WHEN available_at <= now() THEN pg_notify($4, name) END AS notified
+  FROM moved`;
+
+/** An operator's cancel of many jobs: any not finished yet, whoever holds them (as cancelJob with no attempt). */
+export const cancelJobs = (q: string) => `
+  UPDATE ${q}.jobs
+  SET status = 'cancelled', reason = $2, ended_at = now(), finished_at = now()
+  WHERE id = ANY ($1::bigint[]) AND status NOT IN ('completed', 'cancelled')
+  RETURNING ${JOB_COLUMNS}`;
 
 /** Quoted, since channelName() may produce anything an identifier allows. */
 export const listen = (channel: string) => `LISTEN ${quoteIdent(channel)}`;

@@ -136,12 +136,49 @@ CREATE TABLE hewn_turns (
 );
 `;
 
+/**
+ * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
+ * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
+ * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
+ * entry per status change (status) or per insert (name, label), which the operator's view is worth.
+ */
+export const MIGRATION_8_ADMIN_INDEXES = `
+CREATE INDEX hewn_jobs_status_id ON hewn_jobs (status, id);
+CREATE INDEX hewn_jobs_name_id ON hewn_jobs (name, id);
+CREATE INDEX hewn_jobs_label ON hewn_jobs (label) WHERE label IS NOT NULL;
+`;
+
 // ---- Jobs ----------------------------------------------------------------------------------------
 
 export const INSERT_JOB = `
 INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key)
 VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @group)
 RETURNING *`;
+
+/**
+ * The batch of INSERT_JOB for a transaction hewn reaches only through an ORM (`SqlTransaction`): one JSON
+ * parameter in (`{ now, jobs: [{ name, data, delayMs, priority, label, group }] }`), each row out as one JSON
+ * text column, so the rows read the same whatever the ORM does with integers or column names.
+ * RETURNING order is unspecified in SQLite: the store sorts by id (AUTOINCREMENT follows insert order).
+ */
+export const INSERT_JOBS_JSON = `
+WITH input AS (SELECT ? AS doc)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key)
+SELECT json_extract(j.value, '$.name'), json_extract(j.value, '$.data'), 'enqueued', json_extract(input.doc, '$.now'),
+  json_extract(input.doc, '$.now') + json_extract(j.value, '$.delayMs'), json_extract(j.value, '$.priority'),
+  json_extract(j.value, '$.label'), json_extract(j.value, '$.group')
+FROM input, json_each(input.doc, '$.jobs') AS j
+ORDER BY j.key
+RETURNING json_object('id', id, 'name', name, 'data', data, 'status', status, 'created_at', created_at,
+  'available_at', available_at, 'started_at', started_at, 'ended_at', ended_at, 'finished_at', finished_at,
+  'attempts', attempts, 'crashes', crashes, 'result', result, 'reason', reason, 'label', label,
+  'group_key', group_key, 'priority', priority, 'progress', progress, 'errors', errors) AS job`;
+
+/** The file of the database a connection is on: for the same-file check of an ORM's transaction. */
+export const DATABASE_FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'";
+
+/** Whether a job is visible (committed) to this connection: the wake-up after an ORM's transaction. */
+export const JOB_EXISTS = "SELECT 1 FROM hewn_jobs WHERE id = ?";
 
 /** A job stored already claimed by the process that enqueues it (Store.jobInsertClaimed): attempt 1, leased. */
 export const INSERT_CLAIMED_JOB = `
@@ -234,17 +271,39 @@ export const SET_PROGRESS = `UPDATE hewn_jobs SET progress = @progress WHERE ${F
 
 export const GET_JOB = "SELECT * FROM hewn_jobs WHERE id = ?";
 
+/** Which filters a listing uses (see {@link listJobsSql}). */
+export interface ListFilterShape {
+  name: boolean;
+  status: boolean;
+  /** How many statuses the `status IN (…)` filter lists (@s0, @s1, …); null for none. */
+  statuses: number | null;
+  label: boolean;
+  createdFrom: boolean;
+  createdBefore: boolean;
+  afterId: boolean;
+  beforeId: boolean;
+  descending: boolean;
+}
+
 /**
  * A listing with only the filters in use, so each variant can use an index (an `@x IS NULL OR …`
- * catch-all could not). Ids are bound as given: the INTEGER affinity of `id` makes SQLite compare
- * a decimal string numerically ('10' > '9').
+ * catch-all could not): (status, id) or (name, id) from migration 8 serve a filter and the id order
+ * together, so a page is an index range however large the table. Ids are bound as given: the INTEGER
+ * affinity of `id` makes SQLite compare a decimal string numerically ('10' > '9').
  */
-export function listJobsSql(filter: { name: boolean; status: boolean; afterId: boolean }): string {
+export function listJobsSql(filter: ListFilterShape): string {
   const where: string[] = [];
   if (filter.name) where.push("name = @name");
   if (filter.status) where.push("status = @status");
+  if (filter.statuses !== null) {
+    where.push(filter.statuses === 0 ? "0" : `status IN (${Array.from({ length: filter.statuses }, (_, i) => `@s${i}`).join(", ")})`);
+  }
+  if (filter.label) where.push("label = @label");
+  if (filter.createdFrom) where.push("created_at >= @createdFrom");
+  if (filter.createdBefore) where.push("created_at < @createdBefore");
   if (filter.afterId) where.push("id > @afterId");
-  return `SELECT * FROM hewn_jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT @limit`;
+  if (filter.beforeId) where.push("id < @beforeId");
+  return `SELECT * FROM hewn_jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id${filter.descending ? " DESC" : ""} LIMIT @limit`;
 }
 
 export const COUNT_JOBS = "SELECT status, COUNT(*) AS n FROM hewn_jobs GROUP BY status";
@@ -338,3 +397,12 @@ export const FLOW_TURNS = "SELECT group_key, turn_at FROM hewn_turns WHERE name 
 export const FLOW_TAKE_TURN = `
 INSERT INTO hewn_turns (name, group_key, turn_at) VALUES (@name, COALESCE(@group, ''), @now)
 ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at`;
+
+/** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
+export const COUNT_JOBS_BY_NAME = "SELECT name, status, COUNT(*) AS n FROM hewn_jobs GROUP BY name, status";
+
+/** An operator's reschedule: only a job that waits (enqueued, or failed awaiting its retry) moves. */
+export const RESCHEDULE_JOB = `
+UPDATE hewn_jobs SET available_at = @at
+WHERE id = @id AND status IN ('enqueued', 'failed')
+RETURNING *`;

@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
 import { toStoredJob, type JobRow } from "../row.js";
+import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import type {
   AttemptRef,
   CancelParams,
@@ -26,12 +27,15 @@ import type {
   NewClaimedJob,
   NewJob,
   ReleaseParams,
+  RescheduleParams,
   Store,
   StoreCapabilities,
   StoredJob,
+  StoreStats,
 } from "../store.js";
+import { scanDescending } from "../list-order.js";
 import { planLimitedClaim, recordStart } from "./flow-claim.js";
-import { applyMigrations } from "./migrations.js";
+import { applyMigrations, pendingMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
 
 export interface SqliteStoreOptions {
@@ -66,6 +70,13 @@ interface HandleCache {
 
 /** How often `afterTransaction` looks whether the user's transaction has ended. */
 const TX_POLL_MS = 2;
+/**
+ * After an ORM's transaction (`SqlTransaction`), which can say neither when it commits nor whether it is
+ * open, the wake-up waits until the last job it stored is visible here: polled from 2 ms, slowing to
+ * 250 ms, for at most a minute (a rolled-back job never shows up; polling finds later commits anyway).
+ */
+const VISIBLE_POLL_MAX_MS = 250;
+const VISIBLE_WAIT_MS = 60_000;
 
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = {
@@ -77,12 +88,15 @@ export class SqliteStore implements Store {
   private readonly onError: (error: Error) => void;
   private readonly handles = new WeakMap<Handle, HandleCache>();
   private readonly pollers = new Set<NodeJS.Timeout>();
+  /** The last job each ORM transaction stored, for its wake-up (see VISIBLE_WAIT_MS). */
+  private readonly lastInserted = new WeakMap<SqlTransaction, string>();
 
   /** Completions first, then claims: one write transaction, one commit (one fsync) for a worker's round. */
   private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: SqliteJobRow[]; heldBack: HeldBack[] }>;
   /** Applies one fenced statement per item; returns the ids it changed. */
   private readonly fencedTx: Database.Transaction<(sqlText: string, params: Array<Record<string, unknown>>) => Set<string>>;
   private readonly insertClaimedTx: Database.Transaction<(items: NewClaimedJob[]) => SqliteJobRow[]>;
+  private readonly cancelManyTx: Database.Transaction<(ids: string[], reason: string) => SqliteJobRow[]>;
 
   constructor(options: SqliteStoreOptions) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
@@ -164,6 +178,12 @@ export class SqliteStore implements Store {
           ? statement.get({ name, data, priority, label, group, leaseMs, now })
           : plain.get({ name, data, priority, label, group, delayMs: 0, now })) as SqliteJobRow);
     });
+
+    this.cancelManyTx = this.db.transaction((ids: string[], reason: string) => {
+      const now = this.clock();
+      const cancel = this.statement(this.db, sql.CANCEL_JOB_ANY);
+      return ids.flatMap((id) => (cancel.get({ id, reason, errors: null, now }) as SqliteJobRow | undefined) ?? []);
+    });
   }
 
   migrate(): Promise<void> {
@@ -173,6 +193,7 @@ export class SqliteStore implements Store {
   }
 
   jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
+    if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     return this.settle("jobInsertMany", () => {
       if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs).map(toStoredJob);
       return this.insertInto(tx, jobs);
@@ -180,6 +201,9 @@ export class SqliteStore implements Store {
   }
 
   jobInsertManySync({ jobs, tx }: { jobs: NewJob[]; tx: unknown }): StoredJob[] {
+    if (tx instanceof SqlTransaction) {
+      throw new ValidationError("options.tx", `${tx.source}: runs its queries asynchronously; use enqueue() and await it`);
+    }
     return guard("jobInsertManySync", () => this.insertInto(tx, jobs));
   }
 
@@ -200,6 +224,7 @@ export class SqliteStore implements Store {
         this.onError(coerceError(error));
       }
     };
+    if (tx instanceof SqlTransaction) return this.whenVisible(this.lastInserted.get(tx), call);
     if (!isHandle(tx) || !tx.inTransaction) return call();
     const poller = setInterval(() => {
       if (tx.inTransaction) return;
@@ -256,14 +281,26 @@ export class SqliteStore implements Store {
     });
   }
 
-  jobList({ name, status, afterId, limit }: ListParams): Promise<StoredJob[]> {
+  jobList(params: ListParams): Promise<StoredJob[]> {
     return this.settle("jobList", () => {
-      const text = sql.listJobsSql({ name: name !== undefined, status: status !== undefined, afterId: afterId !== undefined });
-      const params: Record<string, unknown> = { limit: Math.max(0, limit) };
-      if (name !== undefined) params.name = name;
-      if (status !== undefined) params.status = status;
-      if (afterId !== undefined) params.afterId = afterId;
-      return (this.statement(this.db, text).all(params) as SqliteJobRow[]).map(toStoredJob);
+      const { name, status, statuses, label, createdFrom, createdBefore, afterId, beforeId, limit } = params;
+      const descending = scanDescending(params);
+      const text = sql.listJobsSql({
+        name: name !== undefined, status: status !== undefined, statuses: statuses === undefined ? null : statuses.length,
+        label: label !== undefined, createdFrom: createdFrom !== undefined, createdBefore: createdBefore !== undefined,
+        afterId: afterId !== undefined, beforeId: beforeId !== undefined, descending,
+      });
+      const values: Record<string, unknown> = { limit: Math.max(0, limit) };
+      if (name !== undefined) values.name = name;
+      if (status !== undefined) values.status = status;
+      statuses?.forEach((one, i) => (values[`s${i}`] = one));
+      if (label !== undefined) values.label = label;
+      if (createdFrom !== undefined) values.createdFrom = createdFrom.getTime();
+      if (createdBefore !== undefined) values.createdBefore = createdBefore.getTime();
+      if (afterId !== undefined) values.afterId = afterId;
+      if (beforeId !== undefined) values.beforeId = beforeId;
+      const jobs = (this.statement(this.db, text).all(values) as SqliteJobRow[]).map(toStoredJob);
+      return descending === (params.order === "desc") ? jobs : jobs.reverse();
     });
   }
 
@@ -307,6 +344,33 @@ export class SqliteStore implements Store {
       }
       return earliest === null ? null : Math.max(0, earliest - this.clock());
     });
+  }
+
+  jobStats(): Promise<StoreStats> {
+    return this.settle("jobStats", () => {
+      const now = this.clock();
+      const rows = this.statement(this.db, sql.COUNT_JOBS_BY_NAME).all() as Array<{ name: string; status: JobStatus; n: number }>;
+      const next = this.statement(this.db, sql.NEXT_AVAILABLE_AT).pluck();
+      const oldestReady: StoreStats["oldestReady"] = [];
+      const runnable = new Set(rows.filter((row) => row.status !== "completed" && row.status !== "cancelled").map((row) => row.name));
+      for (const name of runnable) {
+        const at = next.get({ name }) as number | null;
+        if (at !== null && at <= now) oldestReady.push({ name, ageMs: now - at });
+      }
+      return { now: new Date(now), counts: rows.map(({ name, status, n }) => ({ name, status, count: n })), oldestReady };
+    });
+  }
+
+  jobReschedule({ id, delayMs, at }: RescheduleParams): Promise<StoredJob | null> {
+    return this.settle("jobReschedule", () => this.one(sql.RESCHEDULE_JOB, { id, at: at?.getTime() ?? this.clock() + (delayMs ?? 0) }));
+  }
+
+  jobCancelMany({ ids, reason }: { ids: string[]; reason: string }): Promise<StoredJob[]> {
+    return this.settle("jobCancelMany", () => (ids.length === 0 ? [] : this.cancelManyTx.immediate(ids, reason).map(toStoredJob)));
+  }
+
+  pendingMigrations(): Promise<number[]> {
+    return this.settle("pendingMigrations", () => pendingMigrations(this.db));
   }
 
   /** Other processes cannot reach this one: workers poll (see `capabilities`). */
@@ -366,6 +430,58 @@ export class SqliteStore implements Store {
       this.handles.set(db, cache);
     }
     return cache;
+  }
+
+  /**
+   * Inside a transaction reached only through an ORM: checked to be on this store's file (else the job
+   * would land in another database), then one statement (see `sql.INSERT_JOBS_JSON`).
+   */
+  private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
+    if (!this.db.open) throw new StoreError("sqlite jobInsertMany: the store is closed");
+    let rows: ReadonlyArray<Record<string, unknown>>;
+    try {
+      const theirs = String(onlyValue((await tx.query(sql.DATABASE_FILE, []))[0]) ?? "");
+      const own = this.cache(this.db).file;
+      if (this.db.memory || theirs === "" || canonicalPath(theirs) !== own) {
+        throw new ValidationError("options.tx", `${tx.source}: must be a transaction on the queue's database file ${own}, got ${theirs || "an in-memory database"}`);
+      }
+      if (jobs.length === 0) return [];
+      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group })) };
+      rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      throw new StoreError(`sqlite jobInsertMany: ${coerceError(error).message}`, { cause: error });
+    }
+    const stored = rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow)).sort((a, b) => Number(a.id) - Number(b.id));
+    const last = stored.at(-1);
+    if (last) this.lastInserted.set(tx, last.id);
+    return stored;
+  }
+
+  /** Calls `call` once job `id` is visible to this store's connection (see VISIBLE_WAIT_MS). */
+  private whenVisible(id: string | undefined, call: () => void): void {
+    if (id === undefined) return;
+    const started = this.clock();
+    let wait = TX_POLL_MS;
+    const look = (): void => {
+      this.pollers.delete(poller);
+      let visible: boolean;
+      try {
+        visible = this.statement(this.db, sql.JOB_EXISTS).get(Number(id)) !== undefined;
+      } catch (error) {
+        this.onError(new StoreError(`sqlite wake-up after a transaction: ${coerceError(error).message}`, { cause: error }));
+        return;
+      }
+      if (visible) return call();
+      if (this.clock() - started >= VISIBLE_WAIT_MS) return;
+      wait = Math.min(wait * 2, VISIBLE_POLL_MAX_MS);
+      poller = setTimeout(look, wait);
+      poller.unref();
+      this.pollers.add(poller);
+    };
+    let poller = setTimeout(look, 0);
+    poller.unref();
+    this.pollers.add(poller);
   }
 
   /** Inside the user's transaction: a SAVEPOINT, so a failing batch leaves nothing behind in it. */
