@@ -13,6 +13,8 @@ import { checkInteger, checkKnownKeys, checkName, checkOptionsObject, describe }
 /** Options of {@link Admin.list}. */
 export interface ListOptions {
   name?: string;
+  /** Only jobs with this label (unique jobs, a schedule's slots). */
+  label?: string;
   status?: JobStatus;
   /** At most this many jobs (1..10 000). Default 100. */
   limit?: number;
@@ -43,14 +45,16 @@ export class Admin {
 
   async list<Data = Json, Result = Json>(options?: ListOptions): Promise<Job<Data, Result>[]> {
     const given = checkOptionsObject(options, "options");
-    checkKnownKeys(given, ["name", "status", "limit", "afterId"], "options");
+    checkKnownKeys(given, ["name", "label", "status", "limit", "afterId"], "options");
     if (given.name !== undefined) checkName(given.name, "options.name");
+    if (given.label !== undefined) checkName(given.label, "options.label");
     if (given.status !== undefined && !JOB_STATUSES.includes(given.status)) {
       throw new ValidationError("options.status", `must be one of ${JOB_STATUSES.join(", ")}`);
     }
     const query = {
       limit: checkInteger(given.limit ?? 100, "options.limit", 1, 10_000),
       ...(given.name !== undefined && { name: given.name }),
+      ...(given.label !== undefined && { label: given.label }),
       ...(given.status !== undefined && { status: given.status }),
       ...(given.afterId !== undefined && { afterId: checkId(given.afterId, "options.afterId") }),
     };
