@@ -120,7 +120,6 @@ export const MIGRATION_5_UNIQUE_AND_SCHEDULES = `
 ALTER TABLE hewn_jobs ADD COLUMN unique_key TEXT;
 ALTER TABLE hewn_jobs ADD COLUMN isolation_ms INTEGER NOT NULL DEFAULT 0;
 CREATE UNIQUE INDEX hewn_jobs_unique_key ON hewn_jobs (name, unique_key) WHERE unique_key IS NOT NULL;
-CREATE INDEX hewn_jobs_label ON hewn_jobs (label) WHERE label IS NOT NULL;
 CREATE TABLE hewn_schedules (
   key TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -132,6 +131,18 @@ CREATE TABLE hewn_schedules (
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 );
+`;
+
+/**
+ * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
+ * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
+ * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
+ * entry per status change (status) or per insert (name, label), which the operator's view is worth.
+ */
+export const MIGRATION_8_ADMIN_INDEXES = `
+CREATE INDEX hewn_jobs_status_id ON hewn_jobs (status, id);
+CREATE INDEX hewn_jobs_name_id ON hewn_jobs (name, id);
+CREATE INDEX hewn_jobs_label ON hewn_jobs (label) WHERE label IS NOT NULL;
 `;
 
 // ---- Jobs ----------------------------------------------------------------------------------------
@@ -257,18 +268,39 @@ export const SET_PROGRESS = `UPDATE hewn_jobs SET progress = @progress WHERE ${F
 
 export const GET_JOB = "SELECT * FROM hewn_jobs WHERE id = ?";
 
+/** Which filters a listing uses (see {@link listJobsSql}). */
+export interface ListFilterShape {
+  name: boolean;
+  status: boolean;
+  /** How many statuses the `status IN (…)` filter lists (@s0, @s1, …); null for none. */
+  statuses: number | null;
+  label: boolean;
+  createdFrom: boolean;
+  createdBefore: boolean;
+  afterId: boolean;
+  beforeId: boolean;
+  descending: boolean;
+}
+
 /**
  * A listing with only the filters in use, so each variant can use an index (an `@x IS NULL OR …`
- * catch-all could not). Ids are bound as given: the INTEGER affinity of `id` makes SQLite compare
- * a decimal string numerically ('10' > '9').
+ * catch-all could not): (status, id) or (name, id) from migration 8 serve a filter and the id order
+ * together, so a page is an index range however large the table. Ids are bound as given: the INTEGER
+ * affinity of `id` makes SQLite compare a decimal string numerically ('10' > '9').
  */
-export function listJobsSql(filter: { name: boolean; status: boolean; afterId: boolean; label?: boolean }): string {
+export function listJobsSql(filter: ListFilterShape): string {
   const where: string[] = [];
   if (filter.name) where.push("name = @name");
-  if (filter.label) where.push("label = @label");
   if (filter.status) where.push("status = @status");
+  if (filter.statuses !== null) {
+    where.push(filter.statuses === 0 ? "0" : `status IN (${Array.from({ length: filter.statuses }, (_, i) => `@s${i}`).join(", ")})`);
+  }
+  if (filter.label) where.push("label = @label");
+  if (filter.createdFrom) where.push("created_at >= @createdFrom");
+  if (filter.createdBefore) where.push("created_at < @createdBefore");
   if (filter.afterId) where.push("id > @afterId");
-  return `SELECT * FROM hewn_jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT @limit`;
+  if (filter.beforeId) where.push("id < @beforeId");
+  return `SELECT * FROM hewn_jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id${filter.descending ? " DESC" : ""} LIMIT @limit`;
 }
 
 export const COUNT_JOBS = "SELECT status, COUNT(*) AS n FROM hewn_jobs GROUP BY status";
@@ -295,3 +327,12 @@ SELECT MIN(at) FROM (
   SELECT MIN(available_at) AS at FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority = 0
   UNION ALL
   SELECT MIN(available_at) FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority <> 0)`;
+
+/** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
+export const COUNT_JOBS_BY_NAME = "SELECT name, status, COUNT(*) AS n FROM hewn_jobs GROUP BY name, status";
+
+/** An operator's reschedule: only a job that waits (enqueued, or failed awaiting its retry) moves. */
+export const RESCHEDULE_JOB = `
+UPDATE hewn_jobs SET available_at = @at
+WHERE id = @id AND status IN ('enqueued', 'failed')
+RETURNING *`;
