@@ -27,6 +27,7 @@ import type {
   StoredJob,
   StoreStats,
 } from "../store.js";
+import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
 import { applyMigrations, pendingMigrations } from "./migrations.js";
@@ -88,7 +89,7 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     this.q = sql.quoteIdent(options.schema);
     this.channel = sql.channelName(options.schema);
-    this.statements = prepareStatements(this.q);
+    this.statements = { ...prepareStatements(this.q), insertJobsJson: { text: sql.insertJobsJson(this.q, this.channel) } };
     // pg.Pool emits 'error' when an idle client's connection dies; with no listener that crashes the process.
     this.onPoolError = (error) => options.onError?.(new StoreError(`idle PostgreSQL connection failed: ${error.message}`, { cause: error }));
     this.pool.on("error", this.onPoolError);
@@ -105,6 +106,7 @@ export class PostgresStore implements Store {
 
   async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     if (tx == null) return this.insertMany(jobs);
+    if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     const client = await transactionClient(tx);
     try {
       return await this.insertMany(jobs, client);
@@ -132,6 +134,22 @@ export class PostgresStore implements Store {
       this.channel,
     ], client);
     return rows.map(toStoredJob);
+  }
+
+  /** Inside a transaction reached only through an ORM (see `sql.insertJobsJson`). */
+  private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
+    this.assertOpen();
+    try {
+      const status = onlyValue((await tx.query(sql.transactionStatus, []))[0]);
+      if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
+      if (jobs.length === 0) return [];
+      const input = jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label }));
+      const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
+      return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
+    } catch (error) {
+      if (pgCode(error) === FAILED_TRANSACTION) throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE, { cause: error });
+      throw wrap(error, "jobInsertMany");
+    }
   }
 
   /** Not possible: pg only queries asynchronously (see `capabilities.synchronousInsert`). */
@@ -386,7 +404,7 @@ interface Statement {
   readonly name?: string;
 }
 
-type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number], Statement>;
+type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number] | "insertJobsJson", Statement>;
 
 /**
  * Hot statements are prepared: parsed and planned once per connection instead of on every call.
@@ -398,7 +416,7 @@ const PREPARED = [
 ] as const;
 const UNPREPARED = ["countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs"] as const;
 
-function prepareStatements(q: string): Statements {
+function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
   const statements = {} as Record<string, Statement>;
   for (const key of PREPARED) {
     const text = sql[key](q);
@@ -406,7 +424,7 @@ function prepareStatements(q: string): Statements {
     statements[key] = { text, name: `hewn_${key}_${createHash("sha1").update(text).digest("hex").slice(0, 10)}` };
   }
   for (const key of UNPREPARED) statements[key] = { text: sql[key](q) };
-  return statements as Statements;
+  return statements as Omit<Statements, "insertJobsJson">;
 }
 
 /** Driver errors become StoreError (cause kept); hewn's own errors pass through unchanged. */
@@ -442,16 +460,15 @@ async function transactionClient(tx: unknown): Promise<Queryable> {
     status = (result.rows[0] as { in_transaction?: boolean } | undefined)?.in_transaction === true ? "T" : "I";
   }
   if (status === "E") throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE);
-  if (status !== "T") {
-    throw new ValidationError("options.tx", "is not inside a transaction (run BEGIN on it first); "
-      + "outside one the job would be stored at once and a rollback could not take it back");
-  }
+  if (status !== "T") throw new ValidationError("options.tx", NOT_IN_TRANSACTION_MESSAGE);
   return client;
 }
 
 /** SQLSTATE in_failed_sql_transaction: the transaction already failed and ignores commands until ROLLBACK. */
 const FAILED_TRANSACTION = "25P02";
 const FAILED_TRANSACTION_MESSAGE = "is inside a failed transaction: roll it back first";
+const NOT_IN_TRANSACTION_MESSAGE = "is not inside a transaction (run BEGIN on it first); "
+  + "outside one the job would be stored at once and a rollback could not take it back";
 
 /** The SQLSTATE of a driver error (kept as the `cause` of our StoreError), if any. */
 function pgCode(error: unknown): string | undefined {
