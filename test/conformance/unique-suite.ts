@@ -5,7 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
-import { ValidationError, type Queue } from "../../src/index.js";
+import type Database from "better-sqlite3";
+import type pg from "pg";
+import { SqlTransaction, ValidationError, type Queue, type SqlExecutor, type TransactionHandle } from "../../src/index.js";
 import type { Store } from "../../src/store/store.js";
 import { Signal, insertOne, newJob, nextEvent, setup, taskName, within } from "../helpers.js";
 
@@ -174,6 +176,23 @@ export function uniqueSuite(harness: StoreHarness): void {
       assert.equal(job.id, committed);
     });
     assert.deepEqual((await queue.list({ name, label: "L" })).map((job) => job.id), [committed]);
+  });
+
+  test("through an ORM's transaction (SqlTransaction) a labelled job is refused on options.tx, not stored undeduplicated", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const executor = (tx: TransactionHandle): SqlExecutor => harness.kind === "postgres"
+      ? { query: async (text, values) => (await (tx as pg.Client).query(text, [...values])).rows }
+      : {
+        query: async (text, values) => {
+          const statement = (tx as Database.Database).prepare(text);
+          return statement.reader ? statement.all(...values) as Array<Record<string, unknown>> : (statement.run(...values), []);
+        },
+      };
+    await loc.transaction(false, async (tx) => {
+      await assert.rejects(queue.enqueue(name, {}, { label: "L", tx: new SqlTransaction(executor(tx)) }), rejectsWith("options.tx"));
+    });
+    assert.equal((await queue.count(name)).enqueued, 0);
   });
 
   test("retention keeps a completed job while its isolation window is open", async (t) => {

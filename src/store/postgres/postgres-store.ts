@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
-import { foldByLabel, unfold } from "../../unique/batch.js";
+import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
@@ -28,6 +28,7 @@ import type {
   StoredJob,
   StoreStats,
 } from "../store.js";
+import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
 import { applyMigrations, pendingMigrations } from "./migrations.js";
@@ -89,7 +90,7 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     this.q = sql.quoteIdent(options.schema);
     this.channel = sql.channelName(options.schema);
-    this.statements = prepareStatements(this.q);
+    this.statements = { ...prepareStatements(this.q), insertJobsJson: { text: sql.insertJobsJson(this.q, this.channel) } };
     // pg.Pool emits 'error' when an idle client's connection dies; with no listener that crashes the process.
     this.onPoolError = (error) => options.onError?.(new StoreError(`idle PostgreSQL connection failed: ${error.message}`, { cause: error }));
     this.pool.on("error", this.onPoolError);
@@ -106,6 +107,7 @@ export class PostgresStore implements Store {
 
   async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     if (tx == null) return this.insertMany(jobs);
+    if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     const client = await transactionClient(tx);
     try {
       return await this.insertMany(jobs, client);
@@ -162,6 +164,23 @@ export class PostgresStore implements Store {
     const stored = items.map((job) => (job.label === null ? unlabelled[next++] : byKey.get(`${job.name}\u0000${job.label}`)));
     if (stored.some((job) => job === undefined)) throw new StoreError("PostgreSQL jobInsertMany failed: a job of the batch came back missing");
     return unfold(batch, stored as StoredJob[]);
+  }
+
+  /** Inside a transaction reached only through an ORM (see `sql.insertJobsJson`). */
+  private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
+    this.assertOpen();
+    try {
+      const status = onlyValue((await tx.query(sql.transactionStatus, []))[0]);
+      if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
+      if (jobs.length === 0) return [];
+      rejectLabelledThroughOrm(tx, jobs);
+      const input = jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label }));
+      const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
+      return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
+    } catch (error) {
+      if (pgCode(error) === FAILED_TRANSACTION) throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE, { cause: error });
+      throw wrap(error, "jobInsertMany");
+    }
   }
 
   /** Not possible: pg only queries asynchronously (see `capabilities.synchronousInsert`). */
@@ -416,7 +435,7 @@ interface Statement {
   readonly name?: string;
 }
 
-type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number], Statement>;
+type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number] | "insertJobsJson", Statement>;
 
 /**
  * Hot statements are prepared: parsed and planned once per connection instead of on every call.
@@ -428,7 +447,7 @@ const PREPARED = [
 ] as const;
 const UNPREPARED = ["countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs"] as const;
 
-function prepareStatements(q: string): Statements {
+function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
   const statements = {} as Record<string, Statement>;
   for (const key of PREPARED) {
     const text = sql[key](q);
@@ -436,7 +455,7 @@ function prepareStatements(q: string): Statements {
     statements[key] = { text, name: `hewn_${key}_${createHash("sha1").update(text).digest("hex").slice(0, 10)}` };
   }
   for (const key of UNPREPARED) statements[key] = { text: sql[key](q) };
-  return statements as Statements;
+  return statements as Omit<Statements, "insertJobsJson">;
 }
 
 /** Driver errors become StoreError (cause kept); hewn's own errors pass through unchanged. */
@@ -472,16 +491,15 @@ async function transactionClient(tx: unknown): Promise<Queryable> {
     status = (result.rows[0] as { in_transaction?: boolean } | undefined)?.in_transaction === true ? "T" : "I";
   }
   if (status === "E") throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE);
-  if (status !== "T") {
-    throw new ValidationError("options.tx", "is not inside a transaction (run BEGIN on it first); "
-      + "outside one the job would be stored at once and a rollback could not take it back");
-  }
+  if (status !== "T") throw new ValidationError("options.tx", NOT_IN_TRANSACTION_MESSAGE);
   return client;
 }
 
 /** SQLSTATE in_failed_sql_transaction: the transaction already failed and ignores commands until ROLLBACK. */
 const FAILED_TRANSACTION = "25P02";
 const FAILED_TRANSACTION_MESSAGE = "is inside a failed transaction: roll it back first";
+const NOT_IN_TRANSACTION_MESSAGE = "is not inside a transaction (run BEGIN on it first); "
+  + "outside one the job would be stored at once and a rollback could not take it back";
 
 /** The SQLSTATE of a driver error (kept as the `cause` of our StoreError), if any. */
 function pgCode(error: unknown): string | undefined {
