@@ -8,6 +8,7 @@ import { Admin, type BulkOptions, type ListOptions, type RescheduleOptions } fro
 import type { JobFilter } from "./filter.js";
 import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
+import { queueInternals } from "./internals.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import type { EnqueuedJob, Job, JobStatus, Json, JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
@@ -152,6 +153,7 @@ export class Queue {
     this.#admin = new Admin({
       store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason), wake: () => this.#worker?.wake(),
     });
+    queueInternals.set(this, { store, tasks: this.#tasks, events: this.#events, report, maxPayloadBytes });
   }
 
   /**
