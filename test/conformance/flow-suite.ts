@@ -165,6 +165,7 @@ export function flowSuite(harness: StoreHarness): void {
       error instanceof ValidationError && error.field === "items[0].group");
     await assert.rejects(queue.pause(5 as unknown as string), (error: unknown) => error instanceof ValidationError && error.field === "name");
     assert.equal((await queue.enqueue(name, {}, { group: "tenant-1" })).group, "tenant-1");
+    assert.equal((await queue.enqueue(name, {}, { group: "tenant-2", label: "unique" })).group, "tenant-2", "a labelled job keeps its group");
     assert.equal(await queue.pause("defined-nowhere"), true, "a task defined elsewhere may be paused");
     assert.deepEqual(await queue.paused(), ["defined-nowhere"]);
   });
