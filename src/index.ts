@@ -5,12 +5,14 @@
 export { Queue } from "./queue.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
 export type { ListOptions } from "./admin.js";
+export type { WaitOptions } from "./flow/waiters.js";
+export type { RetryFilter, DeleteFilter } from "./flow/dead-letters.js";
 export type { StoreSettings, TransactionHandle, PostgresTransaction, SqliteTransaction } from "./store/registry.js";
 export type { SqliteOptions } from "./store/sqlite/open.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
-  QueueClosedError, type HewnErrorCode,
+  QueueClosedError, JobNotFoundError, JobStateError, WaitTimeoutError, type HewnErrorCode,
 } from "./errors.js";
 export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError } from "./job.js";
 export { JOB_STATUSES } from "./job.js";
