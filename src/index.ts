@@ -4,9 +4,11 @@
  */
 export { Queue } from "./queue.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
-export type { ListOptions } from "./admin.js";
 export type { WaitOptions } from "./flow/waiters.js";
 export type { RetryFilter, DeleteFilter } from "./flow/dead-letters.js";
+export type { ListOptions, RescheduleOptions, BulkOptions } from "./admin.js";
+export type { JobFilter } from "./filter.js";
+export type { QueueStats, TaskStats } from "./stats.js";
 export type { StoreSettings, TransactionHandle, PostgresTransaction, SqliteTransaction } from "./store/registry.js";
 export type { SqliteOptions } from "./store/sqlite/open.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";

@@ -3,10 +3,12 @@
  * @module
  */
 import { systemClock, type Clock } from "./clock.js";
-import { QueueClosedError, ValidationError, coerceError } from "./errors.js";
-import { Admin, checkId, type ListOptions } from "./admin.js";
+import { QueueClosedError, StoreError, ValidationError, coerceError } from "./errors.js";
+import { Admin, checkId, type BulkOptions, type ListOptions, type RescheduleOptions } from "./admin.js";
 import { DeadLetters, type DeleteFilter, type RetryFilter } from "./flow/dead-letters.js";
 import { Waiters, type WaitOptions } from "./flow/waiters.js";
+import type { JobFilter } from "./filter.js";
+import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import type { Job, JobStatus, Json, JsonCompatible } from "./job.js";
@@ -44,6 +46,12 @@ export interface QueueOptions extends StoreSettings {
    * moment's jobs and outcomes (completed jobs may then run again).
    */
   durability?: "full" | "fast";
+  /**
+   * `true` (default): bring the schema up to date on open. `false`: change nothing — no schema, table or
+   * file is created or altered (for a read-only operator on a production database, or a CLI pointed at
+   * the wrong URL); opening fails with a `StoreError` if the schema lacks migrations this version needs.
+   */
+  migrate?: boolean;
 }
 
 /** Options of {@link Queue.enqueue}. */
@@ -90,7 +98,7 @@ export interface CloseOptions {
   grace?: number;
 }
 
-const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "durability", ...STORE_NAMES] as const;
+const QUEUE_OPTION_KEYS = ["onError", "removeAfter", "maxPayloadBytes", "durability", "migrate", ...STORE_NAMES] as const;
 const ENQUEUE_OPTION_KEYS = [...ITEM_KEYS.filter((key) => key !== "name" && key !== "data"), "tx"] as const;
 const DEFAULT_GRACE_MS = 10_000;
 
@@ -130,12 +138,14 @@ export class Queue {
       onStored: (jobs) => this.#events.emit("job:enqueue", { jobs }),
       onCommitted: () => this.#worker?.wake(),
     });
-    this.#admin = new Admin({ store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason) });
     this.#waiters = new Waiters({ store, report });
     // This process's own finishes reach its waiters at once.
     this.#events.on("job:complete", ({ job }) => this.#waiters.check(job.id));
     this.#events.on("job:cancel", ({ job }) => this.#waiters.check(job.id));
     this.#deadLetters = new DeadLetters({ store, onRetried: () => this.#worker?.wake() });
+    this.#admin = new Admin({
+      store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason), wake: () => this.#worker?.wake(),
+    });
   }
 
   /**
@@ -160,9 +170,20 @@ export class Queue {
         defaultOnError(coerceError(thrown), { source: "listener" });
       }
     };
-    const store = await openStore(url, given, { durability, onError: (error) => report(error, { source: "store" }) });
+    if (given.migrate !== undefined && typeof given.migrate !== "boolean") throw new ValidationError("options.migrate", "must be a boolean");
+    const migrate = given.migrate ?? true;
+    const { migrate: _, ...settings } = given;
+    const store = await openStore(url, settings, { durability, create: migrate, onError: (error) => report(error, { source: "store" }) });
     try {
-      await store.migrate();
+      if (migrate) {
+        await store.migrate();
+      } else {
+        const pending = await store.pendingMigrations();
+        if (pending.length > 0) {
+          throw new StoreError(`the schema lacks migrations ${pending.join(", ")} (opened with migrate: false, which changes nothing); `
+            + "migrate it first (`hewn migrate`, or Queue.open without migrate: false)");
+        }
+      }
     } catch (error) {
       await store.close();
       throw error;
@@ -287,7 +308,10 @@ export class Queue {
     return this.#admin.get<Data, Result>(id);
   }
 
-  /** Jobs in id order (oldest first), optionally filtered by task name and status. */
+  /**
+   * Jobs in id order (oldest first, or newest first with `order: "desc"`), filtered by task name, status,
+   * label and creation time, a page at a time: see {@link ListOptions} for paging in both directions.
+   */
   list<Data = Json, Result = Json>(options?: ListOptions): Promise<Job<Data, Result>[]> {
     this.#assertOpen("list");
     return this.#admin.list<Data, Result>(options);
@@ -306,9 +330,38 @@ export class Queue {
    * process at its next lease renewal, as a lost lease.
    * @returns true if this call cancelled the job; false if it does not exist or had already finished.
    */
-  cancel(id: string, reason: string): Promise<boolean> {
+  cancel(id: string, reason: string): Promise<boolean>;
+  /**
+   * Cancels every unfinished job (enqueued, dequeued or failed) matching `filter`, as the single-job form
+   * does, in batches of a few hundred: each batch is atomic, the whole is not (jobs enqueued meanwhile
+   * may or may not be included). An empty filter is refused.
+   * @returns how many jobs this call cancelled.
+   */
+  cancel(filter: JobFilter, reason: string, options?: BulkOptions): Promise<number>;
+  cancel(target: string | JobFilter, reason: string, options?: BulkOptions): Promise<boolean | number> {
     this.#assertOpen("cancel");
-    return this.#admin.cancel(id, reason);
+    return typeof target === "object" && target !== null
+      ? this.#admin.cancelMatching(target, reason, options)
+      : this.#admin.cancel(target, reason);
+  }
+
+  /**
+   * Counts per task and status, jobs running, and how long each task's oldest ready job has waited.
+   * Counting reads every job (finished ones included): poll it at human pace, not in a hot loop.
+   */
+  stats(): Promise<QueueStats> {
+    this.#assertOpen("stats");
+    return this.#admin.stats();
+  }
+
+  /**
+   * Moves a waiting job (enqueued, or failed awaiting its retry) to run `delay` ms from now or `at` a
+   * given time, e.g. to run a delayed job at once: `reschedule(id, { delay: 0 })`.
+   * @returns true if the job moved; false if it does not exist or is running or finished.
+   */
+  reschedule(id: string, options: RescheduleOptions): Promise<boolean> {
+    this.#assertOpen("reschedule");
+    return this.#admin.reschedule(id, options);
   }
 
   /**

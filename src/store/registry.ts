@@ -45,6 +45,11 @@ export interface OpenStoreParams {
   /** The store's own section of the options (unchecked: the store validates it). */
   settings: unknown;
   durability: "full" | "fast";
+  /**
+   * False when the caller will not migrate (`Queue.open(url, { migrate: false })`): the store must then
+   * create nothing either (a SQLite file that does not exist stays so). Default true.
+   */
+  create?: boolean;
   /** Errors met outside any call (an idle pooled connection failing, a callback throwing). */
   onError: (error: Error) => void;
 }

@@ -104,9 +104,45 @@ export interface ReleaseParams {
 export interface ListParams {
   name?: string;
   status?: JobStatus;
+  /** Only jobs in one of these statuses (with `status` too: both apply). An empty array matches nothing. */
+  statuses?: readonly JobStatus[];
+  label?: string;
+  /** Only jobs created at or after this time. */
+  createdFrom?: Date;
+  /** Only jobs created before this time. */
+  createdBefore?: Date;
   /** Only jobs after this one in id order (cursor paging). An id the store cannot parse is a `ValidationError`. */
   afterId?: string;
+  /** Only jobs before this one in id order (cursor paging). An id the store cannot parse is a `ValidationError`. */
+  beforeId?: string;
+  /**
+   * Which end of the range to take the `limit` jobs from, and the order they come back in: `"asc"`
+   * (default) the lowest ids first, `"desc"` the highest first.
+   */
+  order?: "asc" | "desc";
   limit: number;
+}
+
+/** Jobs per task and status, and how long each task's oldest ready job has waited: `Store.jobStats`. */
+export interface StoreStats {
+  /** The store's now, which the ages are measured from. */
+  now: Date;
+  /** One entry per task and status that has jobs. */
+  counts: Array<{ name: string; status: JobStatus; count: number }>;
+  /**
+   * Per task with a job that is due and not running (enqueued or failed with availableAt passed, or
+   * dequeued with its lease expired): how long ago the oldest such job became available, in ms.
+   */
+  oldestReady: Array<{ name: string; ageMs: number }>;
+}
+
+/** An operator's reschedule of a waiting job: exactly one of `delayMs` and `at`. */
+export interface RescheduleParams {
+  id: string;
+  /** Available this many ms after the store's now. */
+  delayMs?: number;
+  /** Available at this time. */
+  at?: Date;
 }
 
 /** The result of a round: which completions were written, and the jobs claimed. */
@@ -291,6 +327,26 @@ export interface Store {
    * is null. Whatever `fn` or `result` throws rolls back and is rethrown as it is.
    */
   jobTransaction<T>(params: { ref: AttemptRef; fn: (tx: unknown) => T | Promise<T>; result: (value: T) => string }): Promise<{ value: T; job: StoredJob | null }>;
+  /**
+   * Everything an overview shows, in one call: counts per task and status, and the age of each task's
+   * oldest ready job. Counting reads every row (finished ones included), so callers cache it.
+   */
+  jobStats(): Promise<StoreStats>;
+
+  /**
+   * Moves a waiting job (enqueued or failed) to a new availableAt, and wakes workers when it is due now.
+   * Null if the job does not exist or is not waiting (running, finished).
+   */
+  jobReschedule(params: RescheduleParams): Promise<StoredJob | null>;
+
+  /** An operator's cancel of many jobs at once (unfenced, like `jobCancel` without `attempt`). Returns the jobs cancelled. */
+  jobCancelMany(params: { ids: string[]; reason: string }): Promise<StoredJob[]>;
+
+  /**
+   * The migrations this code knows that the database has not applied (all of them for an empty
+   * database), read without changing anything.
+   */
+  pendingMigrations(): Promise<number[]>;
 
   /** Releases connections the store opened itself (a pool the user passed in stays open). Idempotent. */
   close(): Promise<void>;

@@ -19,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "hot-path indexes", up: sql.migration3 },
   { version: 4, name: "add available_before_claim", up: sql.migration4 },
   { version: 6, name: "composition: checkpoints, dependencies, awaited", up: sql.migration6 },
+  { version: 8, name: "admin indexes", up: sql.migration8 },
 ];
 
 /**
@@ -56,4 +57,14 @@ export async function applyMigrations(pool: pg.Pool, schema: string): Promise<vo
     // A connection that could not roll back is in an unknown state: destroy it rather than pool it.
     client.release(broken);
   }
+}
+
+/** The versions this code knows that `schema` has not applied (all for a missing schema), read without writing anything. */
+export async function pendingMigrations(pool: pg.Pool, schema: string): Promise<number[]> {
+  const q = sql.quoteIdent(schema);
+  const ledger = await pool.query<{ present: boolean }>(sql.ledgerExists, [`${q}.migrations`]);
+  const applied = new Set(ledger.rows[0]?.present === true
+    ? (await pool.query<{ version: number }>(sql.appliedVersions(q))).rows.map((row) => row.version)
+    : []);
+  return MIGRATIONS.filter((migration) => !applied.has(migration.version)).map((migration) => migration.version);
 }

@@ -21,12 +21,15 @@ import type {
   NewClaimedJob,
   NewJob,
   ReleaseParams,
+  RescheduleParams,
   Store,
   StoreCapabilities,
   StoredJob,
+  StoreStats,
 } from "../store.js";
+import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
-import { applyMigrations } from "./migrations.js";
+import { applyMigrations, pendingMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
 
 export interface PostgresStoreOptions {
@@ -269,12 +272,29 @@ export class PostgresStore implements Store {
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
-  async jobList({ name, status, afterId, limit }: ListParams): Promise<StoredJob[]> {
-    if (afterId !== undefined && !isId(afterId)) {
-      throw new ValidationError("options.afterId", `is not an id of this store: ${JSON.stringify(afterId.slice(0, 100))}`);
+  async jobList(params: ListParams): Promise<StoredJob[]> {
+    const filters: sql.ListFilterSql[] = [];
+    const values: unknown[] = [];
+    const add = (value: unknown, filter: sql.ListFilterSql) => {
+      filters.push(filter);
+      values.push(value);
+    };
+    for (const key of ["afterId", "beforeId"] as const) {
+      const id = params[key];
+      if (id !== undefined && !isId(id)) throw new ValidationError(`options.${key}`, `is not an id of this store: ${JSON.stringify(id.slice(0, 100))}`);
     }
-    const rows = await this.rows<JobRow>("jobList", this.statements.listJobs, [name ?? null, status ?? null, afterId ?? null, limit]);
-    return rows.map(toStoredJob);
+    if (params.name !== undefined) add(params.name, { column: "name", op: "=", type: "text" });
+    if (params.status !== undefined) add(params.status, { column: "status", op: "=", type: "text" });
+    if (params.statuses !== undefined) add(params.statuses, { column: "status", op: "= ANY", type: "text[]" });
+    if (params.label !== undefined) add(toText(params.label), { column: "label", op: "=", type: "text" });
+    if (params.createdFrom !== undefined) add(params.createdFrom, { column: "created_at", op: ">=", type: "timestamptz" });
+    if (params.createdBefore !== undefined) add(params.createdBefore, { column: "created_at", op: "<", type: "timestamptz" });
+    if (params.afterId !== undefined) add(params.afterId, { column: "id", op: ">", type: "bigint" });
+    if (params.beforeId !== undefined) add(params.beforeId, { column: "id", op: "<", type: "bigint" });
+    const descending = scanDescending(params);
+    const rows = await this.rows<JobRow>("jobList", { text: sql.listJobs(this.q, filters, descending) }, [...values, params.limit]);
+    const jobs = rows.map(toStoredJob);
+    return descending === (params.order === "desc") ? jobs : jobs.reverse();
   }
 
   async jobCountByStatus({ name }: { name?: string }): Promise<Record<JobStatus, number>> {
@@ -294,6 +314,42 @@ export class PostgresStore implements Store {
     if (names.length === 0) return null;
     const rows = await this.rows<{ ms: number }>("jobNextAvailableIn", this.statements.msUntilNextAvailable, [names]);
     return rows[0]?.ms ?? null;
+  }
+
+  async jobStats(): Promise<StoreStats> {
+    const counted = await this.rows<{ name: string; status: JobStatus; n: string }>("jobStats", this.statements.countJobsByName, []);
+    const runnable = [...new Set(counted.filter((row) => row.status !== "completed" && row.status !== "cancelled").map((row) => row.name))];
+    const [ready, clock] = await Promise.all([
+      runnable.length === 0 ? [] : this.rows<{ name: string; age_ms: number }>("jobStats", this.statements.oldestReady, [runnable]),
+      this.rows<{ now: Date }>("jobStats", { text: "SELECT now() AS now" }, []),
+    ]);
+    return {
+      now: clock[0]?.now ?? new Date(),
+      counts: counted.map((row) => ({ name: row.name, status: row.status, count: Number(row.n) })),
+      oldestReady: ready.map((row) => ({ name: row.name, ageMs: Math.max(0, Number(row.age_ms)) })),
+    };
+  }
+
+  async jobReschedule({ id, delayMs, at }: RescheduleParams): Promise<StoredJob | null> {
+    if (!isId(id)) return null;
+    const rows = await this.rows<JobRow>("jobReschedule", this.statements.rescheduleJob, [id, delayMs ?? 0, at ?? null, this.channel]);
+    return rows[0] ? toStoredJob(rows[0]) : null;
+  }
+
+  async jobCancelMany({ ids, reason }: { ids: string[]; reason: string }): Promise<StoredJob[]> {
+    const valid = ids.filter(isId);
+    if (valid.length === 0) return [];
+    const rows = await this.rows<JobRow>("jobCancelMany", this.statements.cancelJobs, [valid, toText(reason), this.finishedChannel]);
+    return rows.map(toStoredJob);
+  }
+
+  async pendingMigrations(): Promise<number[]> {
+    this.assertOpen();
+    try {
+      return await pendingMigrations(this.pool, this.schema);
+    } catch (error) {
+      throw wrap(error, "pendingMigrations");
+    }
   }
 
   async listen({ names, onWake, onError }: ListenParams): Promise<() => Promise<void>> {
@@ -487,7 +543,7 @@ const PREPARED = [
   "awaitJobs", "getJobs", "setCheckpoint", "parentsOf",
 ] as const;
 const UNPREPARED = [
-  "listJobs", "countJobs",
+  "countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs",
   "lockParents", "lockParentsOf", "insertParentLinks", "makeWaiting", "retryJobs", "deleteJobs",
 ] as const;
 

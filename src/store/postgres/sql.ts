@@ -148,6 +148,18 @@ export const migration3 = (q: string) => `
  */
 export const migration4 = (q: string) => `ALTER TABLE ${q}.jobs ADD COLUMN available_before_claim timestamptz`;
 
+/**
+ * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
+ * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
+ * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
+ * entry per status change (status) or per insert (name, label), which the operator's view is worth.
+ */
+export const migration8 = (q: string) => `
+  CREATE INDEX jobs_status_id_idx ON ${q}.jobs (status, id);
+  CREATE INDEX jobs_name_id_idx ON ${q}.jobs (name, id);
+  CREATE INDEX jobs_label_idx ON ${q}.jobs (label) WHERE label IS NOT NULL;
+`;
+
 // ---------------------------------------------------------------------------------------------------
 // Jobs
 //
@@ -335,10 +347,7 @@ export const cancelJob = (q: string) => `
       OR (status = 'dequeued' AND attempts = $2::int))
     RETURNING ${JOB_COLUMNS}, has_children, awaited
   )
-  SELECT cancelled.*,
-    (SELECT count(pg_notify($5, id::text)) FROM cancelled WHERE awaited) AS notified,
-    (SELECT ${q}.cancel_descendants(array_agg(id), $5) FROM cancelled WHERE has_children) AS descendants
-  FROM cancelled`;
+  SELECT cancelled.*, ${afterCancel(q, "$5")} FROM cancelled`;
 
 export const extendLeases = (q: string) => `
   UPDATE ${q}.jobs AS t
@@ -369,11 +378,24 @@ export const setProgress = (q: string) => `
 
 export const getJob = (q: string) => `SELECT ${JOB_COLUMNS} FROM ${q}.jobs WHERE id = $1`;
 
-export const listJobs = (q: string) => `
-  SELECT ${JOB_COLUMNS} FROM ${q}.jobs
-  WHERE ($1::text IS NULL OR name = $1) AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR id > $3)
-  ORDER BY id
-  LIMIT $4`;
+/** The filters of a listing, each a column and an operator; values are bound in this order. */
+export interface ListFilterSql {
+  column: "name" | "status" | "label" | "created_at" | "id";
+  op: "=" | ">=" | "<" | ">" | "= ANY";
+  /** The SQL type the bound value is cast to. */
+  type: "text" | "text[]" | "timestamptz" | "bigint";
+}
+
+/**
+ * A listing with only the filters in use (planned for the actual values, not prepared), so each variant
+ * can use an index: (status, id) or (name, id) from migration 8 serve a filter and the id order of
+ * keyset paging together, so a page is an index range however large the table.
+ */
+export const listJobs = (q: string, filters: readonly ListFilterSql[], descending: boolean) => {
+  const where = filters.map((f, i) => `${f.column} ${f.op}${f.op === "= ANY" ? ` ($${i + 1}::${f.type})` : ` $${i + 1}::${f.type}`}`);
+  return `SELECT ${JOB_COLUMNS} FROM ${q}.jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""}
+  ORDER BY id${descending ? " DESC" : ""} LIMIT $${filters.length + 1}`;
+};
 
 /** A full scan on purpose: no index serves it (see migration 3); counts are for people, not the hot path. */
 export const countJobs = (q: string) => `
@@ -414,6 +436,57 @@ export const msUntilNextAvailable = (q: string) => `
     ) AS candidates
   ) AS next
   HAVING min(next.available_at) IS NOT NULL`;
+
+/** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
+export const countJobsByName = (q: string) => `SELECT name, status, count(*) AS n FROM ${q}.jobs GROUP BY name, status`;
+
+/**
+ * Per name in $1, how long ago its earliest due runnable job became available (ms, by the database
+ * clock), for names that have one: one probe of each runnable index per name, as in msUntilNextAvailable.
+ */
+export const oldestReady = (q: string) => `
+  SELECT r.name, (extract(epoch FROM now() - min(next.available_at)) * 1000)::float8 AS age_ms
+  FROM unnest($1::text[]) AS r(name)
+  CROSS JOIN LATERAL (
+    SELECT * FROM (
+      SELECT available_at FROM ${q}.jobs
+      WHERE name = r.name AND status IN ${RUNNABLE} AND priority = 0
+      ORDER BY available_at LIMIT 1
+    ) AS plain
+    UNION ALL
+    SELECT min(available_at) FROM ${q}.jobs
+    WHERE name = r.name AND status IN ${RUNNABLE} AND priority <> 0
+  ) AS next
+  GROUP BY r.name
+  HAVING min(next.available_at) <= now()`;
+
+/**
+ * An operator's reschedule: only a job that waits (enqueued, or failed awaiting its retry) moves, to $3
+ * if given, else $2 ms from now. Workers are woken if it is due now (same NOTIFY-in-statement as insertJob).
+ */
+export const rescheduleJob = (q: string) => `
+  WITH moved AS (
+    UPDATE ${q}.jobs
+    SET available_at = CASE WHEN waiting_parents > 0 THEN available_at
+          ELSE coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond') END,
+        -- A job waiting for its parents (migration 6) keeps waiting: what moves is its place in line.
+        available_before_claim = CASE WHEN waiting_parents > 0
+          THEN coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond') ELSE available_before_claim END
+    WHERE id = $1 AND status IN ('enqueued', 'failed')
+    RETURNING ${JOB_COLUMNS}
+  )
+  SELECT moved.*, CASE WHEN available_at <= now() THEN pg_notify($4, name) END AS notified
+  FROM moved`;
+
+/** An operator's cancel of many jobs: any not finished yet, whoever holds them (as cancelJob with no attempt). */
+export const cancelJobs = (q: string) => `
+  WITH cancelled AS (
+    UPDATE ${q}.jobs
+    SET status = 'cancelled', reason = $2, ended_at = now(), finished_at = now()
+    WHERE id = ANY ($1::bigint[]) AND status NOT IN ('completed', 'cancelled')
+    RETURNING ${JOB_COLUMNS}, has_children, awaited
+  )
+  SELECT cancelled.*, ${afterCancel(q, "$3")} FROM cancelled`;
 
 /** Quoted, since channelName() may produce anything an identifier allows. */
 export const listen = (channel: string) => `LISTEN ${quoteIdent(channel)}`;
@@ -487,6 +560,16 @@ export const migration6 = (q: string) => `
     SELECT count(pg_notify(finished_channel, id::text)) FROM cancelled WHERE awaited
   $fn$;
 `;
+
+/**
+ * What every statement that cancels jobs does next, in the same statement (it reads the CTE "cancelled",
+ * with columns id, has_children, awaited): tell waiters and cancel waiting descendants (`fch`: the
+ * finished channel).
+ */
+function afterCancel(q: string, fch: string): string {
+  return `(SELECT count(pg_notify(${fch}, id::text)) FROM cancelled WHERE awaited) AS notified,
+    (SELECT ${q}.cancel_descendants(array_agg(id), ${fch}) FROM cancelled WHERE has_children) AS descendants`;
+}
 
 /**
  * What every statement that completes jobs does next, in the same statement (it reads the CTE "done",

@@ -19,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "hot-path indexes", sql: sql.MIGRATION_3_HOT_PATH_INDEXES },
   { version: 4, name: "add available_before_claim", sql: sql.MIGRATION_4_ADD_AVAILABLE_BEFORE_CLAIM },
   { version: 6, name: "composition: checkpoints, dependencies", sql: sql.MIGRATION_6_COMPOSITION },
+  { version: 8, name: "admin indexes", sql: sql.MIGRATION_8_ADMIN_INDEXES },
 ];
 
 /**
@@ -53,4 +54,11 @@ function upToDate(db: Database.Database): boolean {
   if (ledger === undefined) return false;
   const applied = new Set(db.prepare(sql.SELECT_MIGRATION_VERSIONS).pluck().all() as number[]);
   return MIGRATIONS.every((migration) => applied.has(migration.version));
+}
+
+/** The versions this code knows that the file has not applied, read without writing anything. */
+export function pendingMigrations(db: Database.Database): number[] {
+  const ledger = db.prepare(sql.MIGRATIONS_TABLE_EXISTS).pluck().get();
+  const applied = new Set(ledger === undefined ? [] : (db.prepare(sql.SELECT_MIGRATION_VERSIONS).pluck().all() as number[]));
+  return MIGRATIONS.filter((migration) => !applied.has(migration.version)).map((migration) => migration.version);
 }

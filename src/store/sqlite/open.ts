@@ -38,7 +38,7 @@ export interface SqliteLocation {
 const MEMORY = ":memory:";
 const MODES = ["ro", "rw", "rwc"] as const;
 
-export async function openSqliteStore({ url, settings, durability, onError }: OpenStoreParams): Promise<Store> {
+export async function openSqliteStore({ url, settings, durability, create, onError }: OpenStoreParams): Promise<Store> {
   const location = parseSqliteUrl(url);
   const options = checkOptionsObject(settings as SqliteOptions | undefined, "options.sqlite");
   checkKnownKeys(options, ["clock", "busyTimeout"], "options.sqlite");
@@ -46,9 +46,10 @@ export async function openSqliteStore({ url, settings, durability, onError }: Op
     throw new ValidationError("options.sqlite.clock", `must be a function returning epoch ms, got ${describe(options.clock)}`);
   }
   const busyTimeoutMs = checkInteger(options.busyTimeout ?? 5000, "options.sqlite.busyTimeout", 0, 0x7fffffff);
-  if (location.mustExist && location.filename !== MEMORY) {
+  if ((location.mustExist || create === false) && location.filename !== MEMORY) {
     const { existsSync } = await import("node:fs");
-    if (!existsSync(location.filename)) throw new ValidationError("url", `mode=${location.readonly ? "ro" : "rw"}: ${location.filename} does not exist`);
+    const why = location.mustExist ? `mode=${location.readonly ? "ro" : "rw"}` : "migrate: false (which creates nothing)";
+    if (!existsSync(location.filename)) throw new ValidationError("url", `${why}: ${location.filename} does not exist`);
   }
   const { SqliteStore } = await import("./sqlite-store.js");
   return new SqliteStore({

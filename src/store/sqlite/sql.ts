@@ -104,6 +104,18 @@ CREATE INDEX hewn_jobs_runnable_priority ON hewn_jobs (name, priority DESC, avai
  */
 export const MIGRATION_4_ADD_AVAILABLE_BEFORE_CLAIM = "ALTER TABLE hewn_jobs ADD COLUMN available_before_claim INTEGER";
 
+/**
+ * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
+ * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
+ * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
+ * entry per status change (status) or per insert (name, label), which the operator's view is worth.
+ */
+export const MIGRATION_8_ADMIN_INDEXES = `
+CREATE INDEX hewn_jobs_status_id ON hewn_jobs (status, id);
+CREATE INDEX hewn_jobs_name_id ON hewn_jobs (name, id);
+CREATE INDEX hewn_jobs_label ON hewn_jobs (label) WHERE label IS NOT NULL;
+`;
+
 // ---- Jobs ----------------------------------------------------------------------------------------
 
 export const INSERT_JOB = `
@@ -202,17 +214,39 @@ export const SET_PROGRESS = `UPDATE hewn_jobs SET progress = @progress WHERE ${F
 
 export const GET_JOB = "SELECT * FROM hewn_jobs WHERE id = ?";
 
+/** Which filters a listing uses (see {@link listJobsSql}). */
+export interface ListFilterShape {
+  name: boolean;
+  status: boolean;
+  /** How many statuses the `status IN (…)` filter lists (@s0, @s1, …); null for none. */
+  statuses: number | null;
+  label: boolean;
+  createdFrom: boolean;
+  createdBefore: boolean;
+  afterId: boolean;
+  beforeId: boolean;
+  descending: boolean;
+}
+
 /**
  * A listing with only the filters in use, so each variant can use an index (an `@x IS NULL OR …`
- * catch-all could not). Ids are bound as given: the INTEGER affinity of `id` makes SQLite compare
- * a decimal string numerically ('10' > '9').
+ * catch-all could not): (status, id) or (name, id) from migration 8 serve a filter and the id order
+ * together, so a page is an index range however large the table. Ids are bound as given: the INTEGER
+ * affinity of `id` makes SQLite compare a decimal string numerically ('10' > '9').
  */
-export function listJobsSql(filter: { name: boolean; status: boolean; afterId: boolean }): string {
+export function listJobsSql(filter: ListFilterShape): string {
   const where: string[] = [];
   if (filter.name) where.push("name = @name");
   if (filter.status) where.push("status = @status");
+  if (filter.statuses !== null) {
+    where.push(filter.statuses === 0 ? "0" : `status IN (${Array.from({ length: filter.statuses }, (_, i) => `@s${i}`).join(", ")})`);
+  }
+  if (filter.label) where.push("label = @label");
+  if (filter.createdFrom) where.push("created_at >= @createdFrom");
+  if (filter.createdBefore) where.push("created_at < @createdBefore");
   if (filter.afterId) where.push("id > @afterId");
-  return `SELECT * FROM hewn_jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id LIMIT @limit`;
+  if (filter.beforeId) where.push("id < @beforeId");
+  return `SELECT * FROM hewn_jobs${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY id${filter.descending ? " DESC" : ""} LIMIT @limit`;
 }
 
 export const COUNT_JOBS = "SELECT status, COUNT(*) AS n FROM hewn_jobs GROUP BY status";
@@ -321,3 +355,14 @@ SELECT j.* FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.parent_id
 WHERE p.child_id = ? ORDER BY j.id`;
 
 export const SET_CHECKPOINT = `UPDATE hewn_jobs SET checkpoint = @checkpoint WHERE ${FENCE}`;
+/** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
+export const COUNT_JOBS_BY_NAME = "SELECT name, status, COUNT(*) AS n FROM hewn_jobs GROUP BY name, status";
+
+/** An operator's reschedule: only a job that waits (enqueued, or failed awaiting its retry) moves. */
+export const RESCHEDULE_JOB = `
+UPDATE hewn_jobs
+SET available_at = CASE WHEN waiting_parents > 0 THEN available_at ELSE @at END,
+    -- A job waiting for its parents (migration 6) keeps waiting: what moves is its place in line.
+    available_before_claim = CASE WHEN waiting_parents > 0 THEN @at ELSE available_before_claim END
+WHERE id = @id AND status IN ('enqueued', 'failed')
+RETURNING *`;

@@ -25,11 +25,14 @@ import type {
   NewClaimedJob,
   NewJob,
   ReleaseParams,
+  RescheduleParams,
   Store,
   StoreCapabilities,
   StoredJob,
+  StoreStats,
 } from "../store.js";
-import { applyMigrations } from "./migrations.js";
+import { scanDescending } from "../list-order.js";
+import { applyMigrations, pendingMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
 
 export interface SqliteStoreOptions {
@@ -87,6 +90,7 @@ export class SqliteStore implements Store {
   private readonly cancelTx: Database.Transaction<(params: CancelParams) => StoredJob | null>;
   private readonly retryTx: Database.Transaction<(ids: string[]) => StoredJob[]>;
   private readonly deleteTx: Database.Transaction<(ids: string[]) => Set<string>>;
+  private readonly cancelManyTx: Database.Transaction<(ids: string[], reason: string) => SqliteJobRow[]>;
 
   constructor(options: SqliteStoreOptions) {
     const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
@@ -185,6 +189,18 @@ export class SqliteStore implements Store {
       const remove = this.statement(this.db, sql.DELETE_FINISHED_JOB);
       return new Set(ids.filter((id) => remove.run({ id }).changes > 0));
     });
+
+    this.cancelManyTx = this.db.transaction((ids: string[], reason: string) => {
+      const now = this.clock();
+      const cancel = this.statement(this.db, sql.CANCEL_JOB_ANY);
+      const descendants = this.statement(this.db, sql.CANCEL_DESCENDANTS);
+      return ids.flatMap((id) => {
+        const row = cancel.get({ id, reason, errors: null, now }) as SqliteJobRow | undefined;
+        if (!row) return [];
+        descendants.run({ id, now });
+        return [row];
+      });
+    });
   }
 
   migrate(): Promise<void> {
@@ -272,14 +288,26 @@ export class SqliteStore implements Store {
     });
   }
 
-  jobList({ name, status, afterId, limit }: ListParams): Promise<StoredJob[]> {
+  jobList(params: ListParams): Promise<StoredJob[]> {
     return this.settle("jobList", () => {
-      const text = sql.listJobsSql({ name: name !== undefined, status: status !== undefined, afterId: afterId !== undefined });
-      const params: Record<string, unknown> = { limit: Math.max(0, limit) };
-      if (name !== undefined) params.name = name;
-      if (status !== undefined) params.status = status;
-      if (afterId !== undefined) params.afterId = afterId;
-      return (this.statement(this.db, text).all(params) as SqliteJobRow[]).map(toStoredJob);
+      const { name, status, statuses, label, createdFrom, createdBefore, afterId, beforeId, limit } = params;
+      const descending = scanDescending(params);
+      const text = sql.listJobsSql({
+        name: name !== undefined, status: status !== undefined, statuses: statuses === undefined ? null : statuses.length,
+        label: label !== undefined, createdFrom: createdFrom !== undefined, createdBefore: createdBefore !== undefined,
+        afterId: afterId !== undefined, beforeId: beforeId !== undefined, descending,
+      });
+      const values: Record<string, unknown> = { limit: Math.max(0, limit) };
+      if (name !== undefined) values.name = name;
+      if (status !== undefined) values.status = status;
+      statuses?.forEach((one, i) => (values[`s${i}`] = one));
+      if (label !== undefined) values.label = label;
+      if (createdFrom !== undefined) values.createdFrom = createdFrom.getTime();
+      if (createdBefore !== undefined) values.createdBefore = createdBefore.getTime();
+      if (afterId !== undefined) values.afterId = afterId;
+      if (beforeId !== undefined) values.beforeId = beforeId;
+      const jobs = (this.statement(this.db, text).all(values) as SqliteJobRow[]).map(toStoredJob);
+      return descending === (params.order === "desc") ? jobs : jobs.reverse();
     });
   }
 
@@ -314,6 +342,33 @@ export class SqliteStore implements Store {
       }
       return earliest === null ? null : Math.max(0, earliest - this.clock());
     });
+  }
+
+  jobStats(): Promise<StoreStats> {
+    return this.settle("jobStats", () => {
+      const now = this.clock();
+      const rows = this.statement(this.db, sql.COUNT_JOBS_BY_NAME).all() as Array<{ name: string; status: JobStatus; n: number }>;
+      const next = this.statement(this.db, sql.NEXT_AVAILABLE_AT).pluck();
+      const oldestReady: StoreStats["oldestReady"] = [];
+      const runnable = new Set(rows.filter((row) => row.status !== "completed" && row.status !== "cancelled").map((row) => row.name));
+      for (const name of runnable) {
+        const at = next.get({ name }) as number | null;
+        if (at !== null && at <= now) oldestReady.push({ name, ageMs: now - at });
+      }
+      return { now: new Date(now), counts: rows.map(({ name, status, n }) => ({ name, status, count: n })), oldestReady };
+    });
+  }
+
+  jobReschedule({ id, delayMs, at }: RescheduleParams): Promise<StoredJob | null> {
+    return this.settle("jobReschedule", () => this.one(sql.RESCHEDULE_JOB, { id, at: at?.getTime() ?? this.clock() + (delayMs ?? 0) }));
+  }
+
+  jobCancelMany({ ids, reason }: { ids: string[]; reason: string }): Promise<StoredJob[]> {
+    return this.settle("jobCancelMany", () => (ids.length === 0 ? [] : this.cancelManyTx.immediate(ids, reason).map(toStoredJob)));
+  }
+
+  pendingMigrations(): Promise<number[]> {
+    return this.settle("pendingMigrations", () => pendingMigrations(this.db));
   }
 
   /** Other processes cannot reach this one: workers poll (see `capabilities`). */
