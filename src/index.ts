@@ -11,6 +11,11 @@ export type { JobFilter } from "./filter.js";
 export type { QueueStats, TaskStats } from "./stats.js";
 export type { StoreSettings, TransactionHandle, PostgresTransaction, SqliteTransaction } from "./store/registry.js";
 export type { SqliteOptions } from "./store/sqlite/open.js";
+export { SqlTransaction, type SqlExecutor } from "./tx/sql-transaction.js";
+export { fromKnex, type KnexTransactionLike } from "./tx/knex.js";
+export { fromKysely, type KyselyTransactionLike, type KyselyRawQuery } from "./tx/kysely.js";
+export { fromDrizzle, type DrizzleTransactionLike } from "./tx/drizzle.js";
+export { fromPrisma, type PrismaTransactionLike } from "./tx/prisma.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,

@@ -58,6 +58,8 @@ test("every ```ts example in README.md and docs/ type-checks against src/", (t) 
     return name;
   });
   const modules = path.join(root, "node_modules");
+  // Examples may import the libraries they show (Knex, Kysely, Drizzle, validators): resolve them from ours.
+  fs.symlinkSync(modules, path.join(dir, "node_modules"), "dir");
   fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({
     compilerOptions: {
       strict: true, noEmit: true, target: "es2022", module: "nodenext", moduleResolution: "nodenext", skipLibCheck: true,

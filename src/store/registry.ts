@@ -11,6 +11,7 @@ import { describe } from "../validate.js";
 import type { PostgresOptions } from "./postgres/open.js";
 import type { SqliteOptions } from "./sqlite/open.js";
 import type { Store } from "./store.js";
+import type { SqlTransaction } from "../tx/sql-transaction.js";
 
 /** Each store's own options, under its name in the queue's options. */
 export interface StoreSettings {
@@ -23,9 +24,10 @@ export interface StoreSettings {
 /**
  * What `enqueue(…, { tx })` accepts: the handle your open transaction runs on. PostgreSQL: the `pg`
  * client that ran BEGIN (or anything with pg's `query`). SQLite: your better-sqlite3 `Database` on the
- * same file, with a transaction open.
+ * same file, with a transaction open. Any store: an ORM's transaction through `fromKnex`, `fromKysely`,
+ * `fromDrizzle`, `fromPrisma`, or a {@link SqlTransaction} of your own.
  */
-export type TransactionHandle = PostgresTransaction | SqliteTransaction;
+export type TransactionHandle = PostgresTransaction | SqliteTransaction | SqlTransaction;
 
 /** A `pg` client (or anything with pg's `query(config)`), inside BEGIN. */
 export interface PostgresTransaction {

@@ -189,7 +189,8 @@ export interface Store {
 
   /**
    * Inserts jobs (status `enqueued`) in one statement and returns them in the same order.
-   * With `tx` the insert joins the caller's open transaction (a handle of the store's own driver);
+   * With `tx` the insert joins the caller's open transaction (a handle of the store's own driver, or a
+   * `SqlTransaction` that runs SQL through an ORM);
    * wake-ups then reach workers only after commit (see `afterTransaction`). A `tx` the store cannot use
    * is a `ValidationError` on `options.tx`.
    */

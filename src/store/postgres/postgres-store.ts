@@ -27,6 +27,7 @@ import type {
   StoredJob,
   StoreStats,
 } from "../store.js";
+import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
 import { applyMigrations, pendingMigrations } from "./migrations.js";
@@ -91,7 +92,7 @@ export class PostgresStore implements Store {
     this.q = sql.quoteIdent(options.schema);
     this.channel = sql.channelName(options.schema);
     this.finishedChannel = sql.finishedChannelName(options.schema);
-    this.statements = prepareStatements(this.q);
+    this.statements = { ...prepareStatements(this.q), insertJobsJson: { text: sql.insertJobsJson(this.q, this.channel) } };
     // pg.Pool emits 'error' when an idle client's connection dies; with no listener that crashes the process.
     this.onPoolError = (error) => options.onError?.(new StoreError(`idle PostgreSQL connection failed: ${error.message}`, { cause: error }));
     this.pool.on("error", this.onPoolError);
@@ -109,6 +110,10 @@ export class PostgresStore implements Store {
   async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     const withParents = jobs.some((job) => job.after);
     if (tx == null) return withParents ? this.inTransaction((client) => this.insertWithParents(jobs, client)) : this.insertMany(jobs);
+    if (tx instanceof SqlTransaction) {
+      if (withParents) throw new ValidationError("options.after", "is not supported inside an ORM transaction yet; pass the pg client instead");
+      return this.insertThrough(tx, jobs);
+    }
     const client = await transactionClient(tx);
     try {
       return await (withParents ? this.insertWithParents(jobs, client) : this.insertMany(jobs, client));
@@ -174,6 +179,22 @@ export class PostgresStore implements Store {
       [[...waiting.keys()], [...waiting.values()], new Date(WAITING_FOR_PARENTS_AT)], client);
     const updated = new Map(rows.map((row) => [String(row.id), toStoredJob(row)]));
     return inserted.map((job) => updated.get(job.id) ?? job);
+  }
+
+  /** Inside a transaction reached only through an ORM (see `sql.insertJobsJson`). */
+  private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
+    this.assertOpen();
+    try {
+      const status = onlyValue((await tx.query(sql.transactionStatus, []))[0]);
+      if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
+      if (jobs.length === 0) return [];
+      const input = jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label }));
+      const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
+      return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
+    } catch (error) {
+      if (pgCode(error) === FAILED_TRANSACTION) throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE, { cause: error });
+      throw wrap(error, "jobInsertMany");
+    }
   }
 
   /** Not possible: pg only queries asynchronously (see `capabilities.synchronousInsert`). */
@@ -531,7 +552,7 @@ interface Statement {
   readonly name?: string;
 }
 
-type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number], Statement>;
+type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number] | "insertJobsJson", Statement>;
 
 /**
  * Hot statements are prepared: parsed and planned once per connection instead of on every call.
@@ -547,7 +568,7 @@ const UNPREPARED = [
   "lockParents", "lockParentsOf", "insertParentLinks", "makeWaiting", "retryJobs", "deleteJobs",
 ] as const;
 
-function prepareStatements(q: string): Statements {
+function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
   const statements = {} as Record<string, Statement>;
   for (const key of PREPARED) {
     const text = sql[key](q);
@@ -555,7 +576,7 @@ function prepareStatements(q: string): Statements {
     statements[key] = { text, name: `hewn_${key}_${createHash("sha1").update(text).digest("hex").slice(0, 10)}` };
   }
   for (const key of UNPREPARED) statements[key] = { text: sql[key](q) };
-  return statements as Statements;
+  return statements as Omit<Statements, "insertJobsJson">;
 }
 
 /** Driver errors become StoreError (cause kept); hewn's own errors pass through unchanged. */
@@ -591,16 +612,15 @@ async function transactionClient(tx: unknown): Promise<Queryable> {
     status = (result.rows[0] as { in_transaction?: boolean } | undefined)?.in_transaction === true ? "T" : "I";
   }
   if (status === "E") throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE);
-  if (status !== "T") {
-    throw new ValidationError("options.tx", "is not inside a transaction (run BEGIN on it first); "
-      + "outside one the job would be stored at once and a rollback could not take it back");
-  }
+  if (status !== "T") throw new ValidationError("options.tx", NOT_IN_TRANSACTION_MESSAGE);
   return client;
 }
 
 /** SQLSTATE in_failed_sql_transaction: the transaction already failed and ignores commands until ROLLBACK. */
 const FAILED_TRANSACTION = "25P02";
 const FAILED_TRANSACTION_MESSAGE = "is inside a failed transaction: roll it back first";
+const NOT_IN_TRANSACTION_MESSAGE = "is not inside a transaction (run BEGIN on it first); "
+  + "outside one the job would be stored at once and a rollback could not take it back";
 
 /** The SQLSTATE of a driver error (kept as the `cause` of our StoreError), if any. */
 function pgCode(error: unknown): string | undefined {

@@ -13,6 +13,11 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** Quotes a string literal (for text derived from validated names only; values are always bound). */
+function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
 /**
  * The NOTIFY channel of a schema (the one place it is defined). Channel names are identifiers, cut by
  * PostgreSQL at 63 bytes, so long schema names get a hash suffix instead of silently colliding.
@@ -206,6 +211,36 @@ export const insertJobs = (q: string) => `
     FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
   )
   SELECT inserted.* FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
+
+/**
+ * The batch of `insertJobs` for a transaction hewn reaches only through an ORM (`SqlTransaction`): one
+ * JSON parameter in (`[{ name, data, delayMs, priority, label }]`, `data` as JSON text so it is stored
+ * byte for byte), and each row out as one JSON text column, so nothing depends on how the ORM binds
+ * arrays, parses timestamps or int8, or renames columns. Times are epoch ms. Same NOTIFY as insertJobs:
+ * delivered at commit, never for a rollback. `$1` appears once (Knex rewrites placeholders to `?`), so the
+ * channel (derived from the validated schema name) is a literal here.
+ */
+export const insertJobsJson = (q: string, channel: string) => `
+  WITH input AS (
+    SELECT item, ord FROM json_array_elements($1::json) WITH ORDINALITY AS i(item, ord)
+  ), inserted AS (
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
+    SELECT item->>'name', (item->>'data')::json, 'enqueued', now() + (item->>'delayMs')::float8 * interval '1 millisecond',
+      (item->>'priority')::int, item->>'label'
+    FROM input ORDER BY ord
+    RETURNING ${JOB_COLUMNS}
+  ), notified AS (
+    SELECT count(pg_notify(${quoteLiteral(channel)}, name)) AS n
+    FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
+  )
+  SELECT json_build_object(
+    'id', id::text, 'name', name, 'data', data::text, 'status', status,
+    'created_at', extract(epoch FROM created_at) * 1000, 'available_at', extract(epoch FROM available_at) * 1000,
+    'started_at', extract(epoch FROM started_at) * 1000, 'ended_at', extract(epoch FROM ended_at) * 1000,
+    'finished_at', extract(epoch FROM finished_at) * 1000, 'attempts', attempts, 'crashes', crashes,
+    'result', result::text, 'reason', reason, 'label', label, 'priority', priority, 'progress', progress,
+    'errors', errors::text)::text AS job
+  FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
 
 /**
  * Jobs stored already claimed by the process enqueueing them (Store.jobInsertClaimed): dequeued,

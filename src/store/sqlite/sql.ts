@@ -123,6 +123,31 @@ INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, l
 VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label)
 RETURNING *`;
 
+/**
+ * The batch of INSERT_JOB for a transaction hewn reaches only through an ORM (`SqlTransaction`): one JSON
+ * parameter in (`{ now, jobs: [{ name, data, delayMs, priority, label }] }`), each row out as one JSON
+ * text column, so the rows read the same whatever the ORM does with integers or column names.
+ * RETURNING order is unspecified in SQLite: the store sorts by id (AUTOINCREMENT follows insert order).
+ */
+export const INSERT_JOBS_JSON = `
+WITH input AS (SELECT ? AS doc)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
+SELECT json_extract(j.value, '$.name'), json_extract(j.value, '$.data'), 'enqueued', json_extract(input.doc, '$.now'),
+  json_extract(input.doc, '$.now') + json_extract(j.value, '$.delayMs'), json_extract(j.value, '$.priority'),
+  json_extract(j.value, '$.label')
+FROM input, json_each(input.doc, '$.jobs') AS j
+ORDER BY j.key
+RETURNING json_object('id', id, 'name', name, 'data', data, 'status', status, 'created_at', created_at,
+  'available_at', available_at, 'started_at', started_at, 'ended_at', ended_at, 'finished_at', finished_at,
+  'attempts', attempts, 'crashes', crashes, 'result', result, 'reason', reason, 'label', label,
+  'priority', priority, 'progress', progress, 'errors', errors) AS job`;
+
+/** The file of the database a connection is on: for the same-file check of an ORM's transaction. */
+export const DATABASE_FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'";
+
+/** Whether a job is visible (committed) to this connection: the wake-up after an ORM's transaction. */
+export const JOB_EXISTS = "SELECT 1 FROM hewn_jobs WHERE id = ?";
+
 /** A job stored already claimed by the process that enqueues it (Store.jobInsertClaimed): attempt 1, leased. */
 export const INSERT_CLAIMED_JOB = `
 INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label)

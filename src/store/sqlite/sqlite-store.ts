@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
 import { toStoredJob, type JobRow } from "../row.js";
+import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import type {
   AttemptRef,
   CancelParams,
@@ -67,6 +68,13 @@ interface HandleCache {
 
 /** How often `afterTransaction` looks whether the user's transaction has ended. */
 const TX_POLL_MS = 2;
+/**
+ * After an ORM's transaction (`SqlTransaction`), which can say neither when it commits nor whether it is
+ * open, the wake-up waits until the last job it stored is visible here: polled from 2 ms, slowing to
+ * 250 ms, for at most a minute (a rolled-back job never shows up; polling finds later commits anyway).
+ */
+const VISIBLE_POLL_MAX_MS = 250;
+const VISIBLE_WAIT_MS = 60_000;
 
 export class SqliteStore implements Store {
   readonly capabilities: StoreCapabilities = {
@@ -78,6 +86,8 @@ export class SqliteStore implements Store {
   private readonly onError: (error: Error) => void;
   private readonly handles = new WeakMap<Handle, HandleCache>();
   private readonly pollers = new Set<NodeJS.Timeout>();
+  /** The last job each ORM transaction stored, for its wake-up (see VISIBLE_WAIT_MS). */
+  private readonly lastInserted = new WeakMap<SqlTransaction, string>();
 
   /** Completions first, then claims: one write transaction, one commit (one fsync) for a worker's round. */
   private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: SqliteJobRow[] }>;
@@ -210,6 +220,7 @@ export class SqliteStore implements Store {
   }
 
   jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
+    if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     return this.settle("jobInsertMany", () => {
       if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs).map(toStoredJob);
       return this.insertInto(tx, jobs);
@@ -217,6 +228,9 @@ export class SqliteStore implements Store {
   }
 
   jobInsertManySync({ jobs, tx }: { jobs: NewJob[]; tx: unknown }): StoredJob[] {
+    if (tx instanceof SqlTransaction) {
+      throw new ValidationError("options.tx", `${tx.source}: runs its queries asynchronously; use enqueue() and await it`);
+    }
     return guard("jobInsertManySync", () => this.insertInto(tx, jobs));
   }
 
@@ -237,6 +251,7 @@ export class SqliteStore implements Store {
         this.onError(coerceError(error));
       }
     };
+    if (tx instanceof SqlTransaction) return this.whenVisible(this.lastInserted.get(tx), call);
     if (!isHandle(tx) || !tx.inTransaction) return call();
     const poller = setInterval(() => {
       if (tx.inTransaction) return;
@@ -526,6 +541,58 @@ export class SqliteStore implements Store {
       this.handles.set(db, cache);
     }
     return cache;
+  }
+
+  /**
+   * Inside a transaction reached only through an ORM: checked to be on this store's file (else the job
+   * would land in another database), then one statement (see `sql.INSERT_JOBS_JSON`).
+   */
+  private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
+    if (!this.db.open) throw new StoreError("sqlite jobInsertMany: the store is closed");
+    let rows: ReadonlyArray<Record<string, unknown>>;
+    try {
+      const theirs = String(onlyValue((await tx.query(sql.DATABASE_FILE, []))[0]) ?? "");
+      const own = this.cache(this.db).file;
+      if (this.db.memory || theirs === "" || canonicalPath(theirs) !== own) {
+        throw new ValidationError("options.tx", `${tx.source}: must be a transaction on the queue's database file ${own}, got ${theirs || "an in-memory database"}`);
+      }
+      if (jobs.length === 0) return [];
+      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label })) };
+      rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      throw new StoreError(`sqlite jobInsertMany: ${coerceError(error).message}`, { cause: error });
+    }
+    const stored = rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow)).sort((a, b) => Number(a.id) - Number(b.id));
+    const last = stored.at(-1);
+    if (last) this.lastInserted.set(tx, last.id);
+    return stored;
+  }
+
+  /** Calls `call` once job `id` is visible to this store's connection (see VISIBLE_WAIT_MS). */
+  private whenVisible(id: string | undefined, call: () => void): void {
+    if (id === undefined) return;
+    const started = this.clock();
+    let wait = TX_POLL_MS;
+    const look = (): void => {
+      this.pollers.delete(poller);
+      let visible: boolean;
+      try {
+        visible = this.statement(this.db, sql.JOB_EXISTS).get(Number(id)) !== undefined;
+      } catch (error) {
+        this.onError(new StoreError(`sqlite wake-up after a transaction: ${coerceError(error).message}`, { cause: error }));
+        return;
+      }
+      if (visible) return call();
+      if (this.clock() - started >= VISIBLE_WAIT_MS) return;
+      wait = Math.min(wait * 2, VISIBLE_POLL_MAX_MS);
+      poller = setTimeout(look, wait);
+      poller.unref();
+      this.pollers.add(poller);
+    };
+    let poller = setTimeout(look, 0);
+    poller.unref();
+    this.pollers.add(poller);
   }
 
   /** Inside the user's transaction: a SAVEPOINT, so a failing batch leaves nothing behind in it. */

@@ -1,0 +1,210 @@
+/**
+ * The `hewn` command line: every command over the public `Queue` API, so it behaves the same on every store.
+ * @module
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { HewnError, ValidationError, coerceError } from "../errors.js";
+import { JOB_STATUSES, type Job, type JobStatus } from "../job.js";
+import type { Queue } from "../queue.js";
+import { connect, resolveUrl, type GlobalOptions } from "./connect.js";
+import { createOutput, formatDuration, formatTime, type Output } from "./output.js";
+import { runWorker } from "./work.js";
+
+/** The version printed by `hewn --version`. */
+const VERSION = "0.1.0";
+
+/** Builds the program; `main` parses `process.argv` with it. */
+export function buildProgram(): Command {
+  const program = new Command("hewn")
+    .description("Operate a hewn job queue: inspect, enqueue, cancel, run workers, serve the dashboard.")
+    .version(VERSION)
+    .option("--url <url>", "database URL (default: $HEWN_DATABASE_URL, else sqlite:./hewn.db)")
+    .option("--schema <name>", "PostgreSQL schema (default: $HEWN_SCHEMA, else hewn)")
+    .option("--json", "print JSON for scripts instead of tables")
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: (text, write) => write(`hewn: ${text.replace(/^error: /, "").trim()}\n`) });
+
+  program.command("migrate")
+    .description("create or upgrade the schema (the only command that changes it)")
+    .action(action(program, true, async (_queue, out) => {
+      if (out.json) out.data({ migrated: true });
+      else out.line("schema up to date");
+    }));
+
+  program.command("enqueue <name> [json]")
+    .description("store a job for task <name> with JSON data (default {})")
+    .option("--delay <ms>", "run no earlier than this many ms from now", integer("--delay"))
+    .option("--priority <n>", "higher runs first", integer("--priority"))
+    .option("--label <label>", "a label stored with the job")
+    .action((name: string, json: string | undefined, options: { delay?: number; priority?: number; label?: string }) =>
+      action(program, false, async (queue, out) => {
+        const data = parseJson(json);
+        const job = await queue.enqueue(name, data as never, options);
+        if (out.json) out.data(job);
+        else out.line(`enqueued job ${job.id} (${job.name})`);
+      })());
+
+  program.command("list")
+    .description("list jobs, newest first, a page at a time")
+    .addOption(new Option("--status <status>", "only this status").choices(JOB_STATUSES))
+    .option("--name <task>", "only this task")
+    .option("--label <label>", "only this label")
+    .option("--limit <n>", "at most this many (default 50)", integer("--limit"))
+    .option("--before <id>", "older than this id (next page)")
+    .option("--after <id>", "newer than this id (previous page)")
+    .action((options: { status?: JobStatus; name?: string; label?: string; limit?: number; before?: string; after?: string }) =>
+      action(program, false, async (queue, out) => {
+        const limit = options.limit ?? 50;
+        const jobs = await queue.list({
+          order: "desc", limit,
+          ...(options.status !== undefined && { status: options.status }),
+          ...(options.name !== undefined && { name: options.name }),
+          ...(options.label !== undefined && { label: options.label }),
+          ...(options.before !== undefined && { beforeId: options.before }),
+          ...(options.after !== undefined && { afterId: options.after }),
+        });
+        if (out.json) return out.data(jobs);
+        if (jobs.length === 0) return out.line("no jobs");
+        out.table(["ID", "TASK", "STATUS", "ATTEMPTS", "CREATED", "AVAILABLE", "LABEL"], jobs.map((job) => [
+          job.id, job.name, out.status(job.status), String(job.attempts), formatTime(job.createdAt), formatTime(job.availableAt), job.label ?? "",
+        ]));
+        if (jobs.length === limit) out.line(out.dim(`more: hewn list --before ${jobs.at(-1)?.id ?? ""}`));
+      })());
+
+  program.command("show <id>")
+    .description("show one job: data, result, reason, errors, timeline")
+    .action((id: string) => action(program, false, async (queue, out) => {
+      const job = await queue.get(id);
+      if (!job) throw new CliError(`no job with id ${id}`);
+      if (out.json) return out.data(job);
+      showJob(job, out);
+    })());
+
+  program.command("cancel [ids...]")
+    .description("cancel jobs by id, or every unfinished job matching --name/--status/--label")
+    .option("--reason <text>", "why (stored as the job's reason)", "cancelled by an operator")
+    .option("--name <task>", "cancel the unfinished jobs of this task")
+    .addOption(new Option("--status <status>", "only jobs in this status").choices(["enqueued", "dequeued", "failed"]))
+    .option("--label <label>", "only jobs with this label")
+    .action((ids: string[], options: { reason: string; name?: string; status?: JobStatus; label?: string }) =>
+      action(program, false, async (queue, out) => {
+        const filter = {
+          ...(options.name !== undefined && { name: options.name }),
+          ...(options.status !== undefined && { status: options.status }),
+          ...(options.label !== undefined && { label: options.label }),
+        };
+        const byFilter = Object.keys(filter).length > 0;
+        if (byFilter === ids.length > 0) throw new CliError("give either job ids or --name/--status/--label, not both (nor neither)");
+        if (byFilter) {
+          const count = await queue.cancel(filter, options.reason, { onProgress: (done) => out.progress(`cancelled ${done} jobs…`) });
+          out.done();
+          return out.json ? out.data({ cancelled: count }) : out.line(`cancelled ${count} jobs`);
+        }
+        const jobs = await existing(queue, ids);
+        const results: Array<{ id: string; cancelled: boolean; status: JobStatus }> = [];
+        for (const [i, job] of jobs.entries()) {
+          const cancelled = await queue.cancel(job.id, options.reason);
+          results.push({ id: job.id, cancelled, status: cancelled ? "cancelled" : job.status });
+          if (jobs.length > 20) out.progress(`${i + 1}/${jobs.length}`);
+        }
+        out.done();
+        if (out.json) return out.data(results);
+        for (const r of results) out.line(r.cancelled ? `cancelled job ${r.id}` : `job ${r.id} not cancelled: already ${r.status}`);
+      })());
+
+  program.command("stats")
+    .description("jobs per task and status, running jobs, the oldest ready job's age")
+    .action(action(program, false, async (queue, out) => {
+      const stats = await queue.stats();
+      if (out.json) return out.data(stats);
+      if (stats.tasks.length === 0) return out.line("no jobs");
+      const age = (ms: number | null) => (ms === null ? "-" : formatDuration(ms));
+      out.table(["TASK", ...JOB_STATUSES.map((s) => s.toUpperCase()), "OLDEST READY"], stats.tasks.map((task) => [
+        task.name, ...JOB_STATUSES.map((s) => String(task.counts[s])), age(task.oldestReadyAgeMs),
+      ]));
+      out.line();
+      out.line(`${stats.running} running, oldest ready job waiting ${age(stats.oldestReadyAgeMs)}`);
+    }));
+
+  program.command("work <module>")
+    .description("run the tasks a module exports (default export: (queue) => define tasks); stops gracefully on SIGINT/SIGTERM")
+    .option("--grace <ms>", "how long running jobs may finish on shutdown (default 10000)", integer("--grace"))
+    .action((module: string, options: { grace?: number }) => action(program, true, async (queue, out) => {
+      await runWorker(queue, module, { grace: options.grace ?? 10_000, log: (text) => (out.json ? undefined : process.stderr.write(`${text}\n`)) });
+    })());
+
+  return program;
+}
+
+/** An error for the operator: printed as one line, exit code 1. */
+export class CliError extends Error {}
+
+/**
+ * Wraps a command: opens the queue, runs, closes, and turns any failure into one line on stderr and a
+ * non-zero exit code.
+ */
+function action(program: Command, migrate: boolean, run: (queue: Queue, out: Output) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const globals = program.opts<GlobalOptions>();
+    const out = createOutput({ json: globals.json === true });
+    let queue: Queue | undefined;
+    try {
+      if (globals.schema !== undefined && !/^postgres(ql)?:/i.test(resolveUrl(globals))) {
+        throw new CliError("--schema only applies to a postgres: URL");
+      }
+      queue = await connect(globals, migrate);
+      await run(queue, out);
+    } catch (error) {
+      out.done();
+      fail(error);
+    } finally {
+      await queue?.close().catch((error: unknown) => fail(error));
+    }
+  };
+}
+
+function fail(error: unknown): void {
+  const e = coerceError(error);
+  const message = e instanceof HewnError || e instanceof CliError ? e.message : `${e.name}: ${e.message}`;
+  process.stderr.write(`hewn: ${message.split("\n")[0]}\n`);
+  process.exitCode = 1;
+}
+
+/** The jobs with these ids; if any does not exist, an error naming them (and nothing is changed). */
+async function existing(queue: Queue, ids: string[]): Promise<Job[]> {
+  const jobs = await Promise.all(ids.map((id) => queue.get(id)));
+  const missing = ids.filter((_, i) => jobs[i] === null);
+  if (missing.length > 0) throw new CliError(`no job with id ${missing.join(", ")} (nothing was changed)`);
+  return jobs as Job[];
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return {};
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError("json", `is not valid JSON: ${coerceError(error).message}`);
+  }
+}
+
+function integer(flag: string): (value: string) => number {
+  return (value) => {
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`${flag} must be an integer`);
+    return Number(value);
+  };
+}
+
+function showJob(job: Job, out: Output): void {
+  const rows: Array<[string, string]> = [
+    ["id", job.id], ["task", job.name], ["status", out.status(job.status)], ["attempts", String(job.attempts)],
+    ["crashes", String(job.crashes)], ["priority", String(job.priority)], ["label", job.label ?? "-"],
+    ["progress", job.progress === null ? "-" : String(job.progress)], ["reason", job.reason ?? "-"],
+    ["created", formatTime(job.createdAt)], ["available", formatTime(job.availableAt)], ["started", formatTime(job.startedAt)],
+    ["ended", formatTime(job.endedAt)], ["finished", formatTime(job.finishedAt)],
+  ];
+  const width = Math.max(...rows.map(([key]) => key.length));
+  for (const [key, value] of rows) out.line(`${out.dim(key.padEnd(width))}  ${value}`);
+  out.line(`${out.dim("data".padEnd(width))}  ${JSON.stringify(job.data)}`);
+  if (job.result !== null) out.line(`${out.dim("result".padEnd(width))}  ${JSON.stringify(job.result)}`);
+  for (const error of job.errors) out.line(`${out.dim("error".padEnd(width))}  attempt ${error.attempt} at ${error.at}: ${error.message}`);
+}
