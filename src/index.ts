@@ -21,7 +21,8 @@ export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
   QueueClosedError, JobNotFoundError, JobStateError, WaitTimeoutError, type HewnErrorCode,
 } from "./errors.js";
-export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError } from "./job.js";
+export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError, EnqueuedJob } from "./job.js";
+export type { OnDuplicate } from "./unique/options.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
 export { TASK_DEFAULTS } from "./task.js";

@@ -114,3 +114,13 @@ export interface Job<Data = Json, Result = Json> {
  * transaction that completes its last parent sets it to the job's own place in line.
  */
 export const WAITING_FOR_PARENTS_AT = Date.UTC(9999, 11, 31);
+
+/** What `enqueue` returns: the stored job, and whether this call stored it (see unique jobs, `label`). */
+export type EnqueuedJob<Data = Json> = Job<Data> & {
+  /**
+   * True when this call stored nothing new: a job with the same name and label stood (enqueued, dequeued
+   * or failed, or completed within the call's `isolation`), and this is that job. With
+   * `onDuplicate: "replace"` it may carry this call's data, delay and priority now.
+   */
+  duplicate: boolean;
+};

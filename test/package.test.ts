@@ -44,7 +44,14 @@ test("the built package runs from ESM (import) and CommonJS (require), and type-
   const app = installedApp(t);
   fs.writeFileSync(path.join(app, "esm.mjs"), `import { Queue } from "hewn";\n${RUN_A_JOB}\n`);
   fs.writeFileSync(path.join(app, "cjs.cjs"), `const { Queue, ValidationError } = require("hewn");\nif (typeof ValidationError !== "function") throw new Error("no ValidationError");\n(async () => {${RUN_A_JOB}\n})();\n`);
-  for (const script of ["esm.mjs", "cjs.cjs"]) {
+  fs.writeFileSync(path.join(app, "testing.mjs"), `import { createTestQueue } from "hewn/testing";
+  const tq = await createTestQueue();
+  tq.queue.define("hello", (ctx) => ({ hi: ctx.job.data.who }));
+  const job = await tq.queue.enqueue("hello", { who: "world" });
+  await tq.drain();
+  console.log(JSON.stringify((await tq.queue.get(job.id)).result));
+  await tq.close();\n`);
+  for (const script of ["esm.mjs", "cjs.cjs", "testing.mjs"]) {
     const output = execFileSync(process.execPath, [script], { cwd: app, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     assert.equal(output.trim(), '{"hi":"world"}', script);
   }

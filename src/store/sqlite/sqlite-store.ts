@@ -11,6 +11,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
+import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import type {
@@ -57,11 +58,14 @@ type Statement = Database.Statement<unknown[], unknown>;
 /** A `hewn_jobs` row as this driver returns it: ids and times are plain numbers. */
 type SqliteJobRow = JobRow & { id: number };
 
+/** A row an insert stored, or the standing job a duplicate found. */
+type Inserted = { row: SqliteJobRow; duplicate: boolean };
+
 /** What the store keeps per connection, its own or a user's `tx` handle. */
 interface HandleCache {
   statements: Map<string, Statement>;
   /** On a handle already inside a transaction, better-sqlite3 makes this a SAVEPOINT: a failing batch leaves nothing behind. */
-  insert: Database.Transaction<(jobs: NewJob[]) => SqliteJobRow[]>;
+  insert: Database.Transaction<(jobs: NewJob[]) => Array<{ row: SqliteJobRow; duplicate: boolean }>>;
   /** Canonical path of the handle's file, for the same-file check of `tx`. */
   file: string;
 }
@@ -222,7 +226,7 @@ export class SqliteStore implements Store {
   jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     return this.settle("jobInsertMany", () => {
-      if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs).map(toStoredJob);
+      if (tx == null) return jobs.length === 0 ? [] : this.insertFolded(jobs, (items) => this.cache(this.db).insert.immediate(items));
       return this.insertInto(tx, jobs);
     });
   }
@@ -342,8 +346,8 @@ export class SqliteStore implements Store {
   jobDeleteFinished({ olderThanMs, limit }: { olderThanMs: number; limit: number }): Promise<number> {
     return this.settle("jobDeleteFinished", () => {
       if (!(limit > 0)) return 0;
-      const cutoff = this.clock() - olderThanMs;
-      return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff, limit }).changes;
+      const now = this.clock();
+      return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff: now - olderThanMs, now, limit }).changes;
     });
   }
 
@@ -491,15 +495,16 @@ export class SqliteStore implements Store {
    * Inside the insert's transaction: records the parents of the new jobs `rows` and makes those with
    * parents still to complete wait. An unknown or cancelled parent throws, so the whole insert rolls back.
    */
-  private linkParents(db: Handle, jobs: NewJob[], rows: SqliteJobRow[]): SqliteJobRow[] {
+  private linkParents(db: Handle, jobs: NewJob[], inserted: Inserted[]): Inserted[] {
     const status = this.statement(db, sql.PARENT_STATUS).pluck();
     const link = this.statement(db, sql.INSERT_PARENT_LINK);
     const wait = this.statement(db, sql.MAKE_WAITING);
-    return rows.map((row, index) => {
+    return inserted.map((item, index) => {
       const after = jobs[index]?.after;
-      if (!after) return row;
+      // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
+      if (!after || item.duplicate) return item;
       const parents = new Map<number, JobStatus>();
-      for (const i of after.indexes) parents.set(Number(rows[i]?.id), "enqueued");
+      for (const i of after.indexes) parents.set(Number(inserted[i]?.row.id), "enqueued");
       for (const id of after.ids) {
         const found = /^[0-9]{1,15}$/.test(id) ? (status.get(id) as JobStatus | undefined) : undefined;
         if (found === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
@@ -508,10 +513,11 @@ export class SqliteStore implements Store {
       }
       let waiting = 0;
       for (const [parent, parentStatus] of parents) {
-        link.run(row.id, parent);
+        link.run(item.row.id, parent);
         if (parentStatus !== "completed") waiting++;
       }
-      return waiting === 0 ? row : (wait.get({ id: row.id, waiting, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow);
+      if (waiting === 0) return item;
+      return { row: wait.get({ id: item.row.id, waiting, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow, duplicate: false };
     });
   }
 
@@ -533,9 +539,12 @@ export class SqliteStore implements Store {
       const insert = db.transaction((jobs: NewJob[]) => {
         const now = this.clock();
         const statement = this.statement(db, sql.INSERT_JOB);
-        const rows = jobs.map(({ name, data, delayMs, priority, label }) =>
-          statement.get({ name, data, now, delayMs, priority, label }) as SqliteJobRow);
-        return jobs.some((job) => job.after) ? this.linkParents(db, jobs, rows) : rows;
+        const inserted = jobs.map((job) => {
+          const { name, data, delayMs, priority, label } = job;
+          if (label !== null) return this.insertUnique(db, job, now);
+          return { row: statement.get({ name, data, now, delayMs, priority, label }) as SqliteJobRow, duplicate: false };
+        });
+        return jobs.some((job) => job.after) ? this.linkParents(db, jobs, inserted) : inserted;
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
       this.handles.set(db, cache);
@@ -557,6 +566,7 @@ export class SqliteStore implements Store {
         throw new ValidationError("options.tx", `${tx.source}: must be a transaction on the queue's database file ${own}, got ${theirs || "an in-memory database"}`);
       }
       if (jobs.length === 0) return [];
+      rejectLabelledThroughOrm(tx, jobs);
       const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label })) };
       rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
     } catch (error) {
@@ -598,7 +608,29 @@ export class SqliteStore implements Store {
   /** Inside the user's transaction: a SAVEPOINT, so a failing batch leaves nothing behind in it. */
   private insertInto(tx: unknown, jobs: NewJob[]): StoredJob[] {
     const handle = this.checkTx(tx);
-    return this.cache(handle).insert(jobs).map(toStoredJob);
+    return this.insertFolded(jobs, (items) => this.cache(handle).insert(items));
+  }
+
+  /** Folds a batch's labelled items per key (see unique/batch.ts), inserts, and gives each input item its job. */
+  private insertFolded(jobs: NewJob[], insert: (items: NewJob[]) => Array<{ row: SqliteJobRow; duplicate: boolean }>): StoredJob[] {
+    const batch = foldByLabel(jobs);
+    const stored = insert(batch.items).map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate }));
+    return unfold(batch, stored);
+  }
+
+  /**
+   * One labelled job, inside the insert's transaction: the write lock is held from the first statement
+   * (FREE_UNIQUE_KEY writes), and the unique index decides; see the statements in sql.ts.
+   */
+  private insertUnique(db: Handle, job: NewJob, now: number): { row: SqliteJobRow; duplicate: boolean } {
+    const key = { name: job.name, label: job.label };
+    const isolationMs = job.isolationMs ?? 0;
+    this.statement(db, sql.FREE_UNIQUE_KEY).run({ ...key, now, isolationMs });
+    const params = { ...key, data: job.data, now, delayMs: job.delayMs, priority: job.priority };
+    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs }) as SqliteJobRow | undefined;
+    if (inserted !== undefined) return { row: inserted, duplicate: false };
+    const replaced = job.replace === true ? this.statement(db, sql.REPLACE_STANDING).get(params) as SqliteJobRow | undefined : undefined;
+    return { row: replaced ?? (this.statement(db, sql.GET_STANDING).get(key) as SqliteJobRow), duplicate: true };
   }
 
   /** A `tx` must be a better-sqlite3 handle on this store's file, inside a transaction the caller opened. */

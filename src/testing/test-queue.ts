@@ -1,0 +1,227 @@
+/**
+ * The test queue of `hewn/testing`: a real queue on an in-memory SQLite database (the same store, SQL and
+ * semantics as a file), whose clock stands still until the test moves it, and whose jobs run only when
+ * the test calls `drain()`. Nothing runs in the background, so a test sees exactly the jobs it enqueued,
+ * in the states it put them in.
+ * @module
+ */
+import { AssertionError } from "node:assert";
+import { queueInternals, type QueueInternals } from "../internals.js";
+import type { Job, Json, JobStatus } from "../job.js";
+import { Queue, type QueueOptions } from "../queue.js";
+import type { ErrorContext } from "../report.js";
+import { Worker } from "../worker/worker.js";
+import { TestClock } from "./clock.js";
+import { runAndDie, type CrashedAttempt } from "./crash.js";
+import { matches, type DeepPartial } from "./match.js";
+
+/** Options of {@link createTestQueue}. */
+export interface TestQueueOptions {
+  /** The clock's first reading (epoch ms or a Date). Default: the real time now. */
+  start?: number | Date;
+  /**
+   * Receives errors met while jobs run (a handler's plain throw, …). Default: kept in
+   * {@link TestQueue.errors} and not printed, since a test of failures expects them.
+   */
+  onError?: (error: Error, context: ErrorContext) => void;
+  /** Largest payload accepted, in bytes of JSON. Default 1 MiB, as in production. */
+  maxPayloadBytes?: number;
+}
+
+/** Options of {@link TestQueue.drain}. */
+export interface DrainOptions {
+  /**
+   * Also run jobs that are not due yet (delayed, or failed and waiting out their backoff), moving the
+   * clock forward to each in turn, until no job of a defined task is left to run. Default false: only
+   * what is due now runs, and the clock stays where it is.
+   */
+  advance?: boolean;
+  /** Attempts one drain may start before it gives up with an error (a job that re-enqueues itself forever). Default 10 000. */
+  maxAttempts?: number;
+}
+
+/** What a {@link TestQueue.drain} did. */
+export interface DrainResult {
+  /** Attempts started (each run of a handler, retries included). */
+  attempts: number;
+}
+
+/** What {@link TestQueue.crash} found: the attempt that died, and the job after it was run again. */
+export interface CrashResult<Data = Json, Result = Json> {
+  /** The attempt whose worker died after the handler returned (or threw): what the handler did. */
+  crashed: CrashedAttempt;
+  /** The job once the rerun's outcome was written (e.g. `completed`, with `crashes: 1`). */
+  job: Job<Data, Result>;
+}
+
+const RUNNABLE: JobStatus[] = ["enqueued", "failed", "dequeued"];
+const DEFAULT_MAX_ATTEMPTS = 10_000;
+/** How often a drain looks whether anything is left, while jobs run. */
+const DRAIN_POLL_MS = 1;
+
+/**
+ * A queue for your tests: {@link TestQueue.queue} is a real `Queue` (pass it to the code under test), on
+ * an in-memory database, with a {@link TestClock}. Jobs run only inside {@link TestQueue.drain} and
+ * {@link TestQueue.crash}; do not call `queue.start()` on it.
+ */
+export class TestQueue {
+  /** The queue to hand to the code under test. */
+  readonly queue: Queue;
+  /** The clock every stored time comes from; moves only with `advance` / `clock.set`. */
+  readonly clock: TestClock;
+  /** Every job enqueued so far, in order (including jobs enqueued by handlers). */
+  readonly enqueued: Job[] = [];
+  /** Errors reported while jobs ran, when no `onError` was given. */
+  readonly errors: Array<{ error: Error; context: ErrorContext }>;
+  readonly #internals: QueueInternals;
+  /** Jobs whose worker "died" (see `crash`): not running anywhere, whatever their lease says. */
+  readonly #dead = new Set<string>();
+
+  private constructor(queue: Queue, clock: TestClock, errors: Array<{ error: Error; context: ErrorContext }>) {
+    this.queue = queue;
+    this.clock = clock;
+    this.errors = errors;
+    const internals = queueInternals.get(queue);
+    if (internals === undefined) throw new Error("hewn/testing: the queue has no internals");
+    this.#internals = internals;
+    queue.on("job:enqueue", ({ jobs }) => this.enqueued.push(...jobs));
+  }
+
+  /** Opens a test queue. Close it after the test (`await tq.close()`). */
+  static async open(options: TestQueueOptions = {}): Promise<TestQueue> {
+    const clock = new TestClock(options.start);
+    const errors: Array<{ error: Error; context: ErrorContext }> = [];
+    const queueOptions: QueueOptions = {
+      sqlite: { clock: () => clock.now() },
+      onError: options.onError ?? ((error, context) => errors.push({ error, context })),
+      ...(options.maxPayloadBytes !== undefined && { maxPayloadBytes: options.maxPayloadBytes }),
+    };
+    return new TestQueue(await Queue.open("sqlite::memory:", queueOptions), clock, errors);
+  }
+
+  /** Moves the clock `ms` forward: delays, retry backoffs and leases that end by then are due. */
+  advance(ms: number): void {
+    this.clock.advance(ms);
+  }
+
+  /**
+   * Runs every due job of the tasks defined on this queue (and jobs they enqueue, and retries that are
+   * due at once) with the real worker, and resolves when none is left due or running.
+   * @throws Error if more than `maxAttempts` attempts started (a job that re-enqueues itself forever).
+   */
+  async drain(options: DrainOptions = {}): Promise<DrainResult> {
+    const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    const { store, tasks, events, report, maxPayloadBytes } = this.#internals;
+    const worker = new Worker({ store, tasks, events, report, maxPayloadBytes });
+    let attempts = 0;
+    const counted = () => attempts++;
+    events.on("job:start", counted);
+    try {
+      await worker.start();
+      for (;;) {
+        const { due, running, next } = await this.#pending();
+        if (attempts > maxAttempts) throw new Error(`hewn/testing: drain started more than ${maxAttempts} attempts; is a job re-enqueueing itself forever?`);
+        if (due === 0 && running === 0) {
+          if (!options.advance || next === undefined) break;
+          this.clock.set(next);
+          continue;
+        }
+        if (due > 0) worker.wake();
+        await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+      }
+    } finally {
+      events.off("job:start", counted);
+      await worker.close(0);
+    }
+    return { attempts };
+  }
+
+  /**
+   * Proves a handler idempotent: claims the next due job of task `name` and runs its handler, then
+   * "kills" the worker after the handler's side effects and before its outcome is written; moves the
+   * clock past the lease, as the real world would wait for it; and drains, so the job runs again (its
+   * `crashes` counted) and its outcome is written. Assert on your side effects afterwards: they happened
+   * twice, and must add up to once.
+   */
+  async crash<Data = Json, Result = Json>(name: string): Promise<CrashResult<Data, Result>> {
+    const crashed = await runAndDie(this.#internals, name);
+    const { id } = crashed.job;
+    this.#dead.add(id);
+    try {
+      const held = await this.#internals.store.jobGet({ id });
+      if (held?.status === "dequeued") this.clock.set(Math.max(this.clock.now(), held.availableAt.getTime() + 1));
+    } finally {
+      this.#dead.delete(id);
+    }
+    await this.drain();
+    const job = await this.queue.get<Data, Result>(id);
+    if (job === null) throw new Error(`hewn/testing: job ${id} disappeared after the crash`);
+    return { crashed, job };
+  }
+
+  /**
+   * Asserts that a job of task `name` was enqueued (at any time, whatever became of it) whose data
+   * matches `match`: a partial object (keys not given are not compared), or a predicate on the job.
+   * @returns the first matching job.
+   * @throws AssertionError listing what was enqueued for `name` when nothing matches.
+   */
+  expectEnqueued<Data = Json>(name: string, match?: DeepPartial<Data> | ((job: Job<Data>) => boolean)): Job<Data> {
+    const candidates = this.enqueued.filter((job) => job.name === name) as unknown as Array<Job<Data>>;
+    const found = candidates.find((job) =>
+      match === undefined ? true : typeof match === "function" ? (match as (job: Job<Data>) => boolean)(job) : matches(job.data, match));
+    if (found) return found;
+    const seen = candidates.length === 0 ? "none was" : candidates.map((job) => `  ${JSON.stringify(job.data)}`).join("\n");
+    throw new AssertionError({
+      message: `expected a job "${name}"${match === undefined || typeof match === "function" ? "" : ` with data matching ${JSON.stringify(match)}`} to be enqueued; ${candidates.length === 0 ? seen : `enqueued:\n${seen}`}`,
+      actual: candidates.map((job) => job.data),
+      expected: typeof match === "function" ? undefined : match,
+      operator: "expectEnqueued",
+    });
+  }
+
+  /** Asserts that no job of task `name` was enqueued. */
+  expectNotEnqueued(name: string): void {
+    const found = this.enqueued.filter((job) => job.name === name);
+    if (found.length === 0) return;
+    throw new AssertionError({
+      message: `expected no job "${name}" to be enqueued; found ${found.length}: ${found.map((job) => JSON.stringify(job.data)).join(", ")}`,
+      actual: found.map((job) => job.data),
+      expected: [],
+      operator: "expectNotEnqueued",
+    });
+  }
+
+  /** Closes the queue (and its in-memory database). */
+  close(): Promise<void> {
+    return this.queue.close({ grace: 0 });
+  }
+
+  /** Jobs of defined tasks that are due now or running, and when the next one not yet due will be. */
+  async #pending(): Promise<{ due: number; running: number; next: number | undefined }> {
+    const { store, tasks } = this.#internals;
+    const now = this.clock.now();
+    let due = 0;
+    let running = 0;
+    let next: number | undefined;
+    let afterId: string | undefined;
+    for (;;) {
+      const page = await store.jobList({ statuses: RUNNABLE, limit: 1000, ...(afterId !== undefined && { afterId }) });
+      for (const job of page) {
+        if (!tasks.has(job.name)) continue;
+        const at = job.availableAt.getTime();
+        if (at <= now) due++;
+        else if (job.status === "dequeued" && !this.#dead.has(job.id)) running++;
+        else next = next === undefined ? at : Math.min(next, at);
+      }
+      if (page.length < 1000) break;
+      afterId = page.at(-1)?.id;
+    }
+    return { due, running, next };
+  }
+}
+
+/** Opens a {@link TestQueue}: a real queue on an in-memory database, with a clock the test moves. */
+export function createTestQueue(options?: TestQueueOptions): Promise<TestQueue> {
+  return TestQueue.open(options);
+}
+
