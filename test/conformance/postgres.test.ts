@@ -9,6 +9,7 @@ import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { adminSuite } from "./admin-suite.js";
+import { schemaSuite } from "./schema-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -17,3 +18,4 @@ describe("postgres: queue", { skip }, () => queueSuite(harness));
 describe("postgres: validation", { skip }, () => validationSuite(harness));
 describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
+describe("postgres: schemas", { skip }, () => schemaSuite(harness));

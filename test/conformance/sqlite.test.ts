@@ -9,6 +9,7 @@ import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { adminSuite } from "./admin-suite.js";
+import { schemaSuite } from "./schema-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -17,3 +18,4 @@ describe("sqlite: queue", { skip }, () => queueSuite(harness));
 describe("sqlite: validation", { skip }, () => validationSuite(harness));
 describe("sqlite: api", { skip }, () => apiSuite(harness));
 describe("sqlite: admin", { skip }, () => adminSuite(harness));
+describe("sqlite: schemas", { skip }, () => schemaSuite(harness));
