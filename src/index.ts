@@ -4,7 +4,7 @@
  */
 export { Queue } from "./queue.js";
 export type {
-  TypedQueue, QueueOf, TaskTypes, TaskName, TaskData, TaskResult, TaskInput, TaskJob, AnyTaskJob, TypedEnqueueItem, TasksOf, TaskHandler,
+  TypedQueue, QueueOf, TaskTypes, TaskName, TaskData, TaskResult, TaskInput, TaskJob, EnqueuedTaskJob, AnyTaskJob, TypedEnqueueItem, TasksOf, TaskHandler,
 } from "./typed.js";
 export {
   task, type TaskDefinition, type AnyTaskDefinition, type InputOfDefinition, type DataOfDefinition, type ResultOfDefinition,
@@ -26,7 +26,8 @@ export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
   QueueClosedError, type HewnErrorCode,
 } from "./errors.js";
-export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError } from "./job.js";
+export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError, EnqueuedJob } from "./job.js";
+export type { OnDuplicate } from "./unique/options.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
 export { TASK_DEFAULTS } from "./task.js";

@@ -103,3 +103,13 @@ export interface Job<Data = Json, Result = Json> {
   /** The latest failed or crashed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
   errors: JobAttemptError[];
 }
+
+/** What `enqueue` returns: the stored job, and whether this call stored it (see unique jobs, `label`). */
+export type EnqueuedJob<Data = Json, Result = Json> = Job<Data, Result> & {
+  /**
+   * True when this call stored nothing new: a job with the same name and label stood (enqueued, dequeued
+   * or failed, or completed within the call's `isolation`), and this is that job. With
+   * `onDuplicate: "replace"` it may carry this call's data, delay and priority now.
+   */
+  duplicate: boolean;
+};

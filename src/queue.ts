@@ -16,7 +16,7 @@ import {
 import type { StandardSchemaV1 } from "./schema/standard-schema.js";
 import type { QueueOf } from "./typed.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
-import type { Job, JobStatus, Json, JsonCompatible } from "./job.js";
+import type { EnqueuedJob, Job, JobStatus, Json, JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
 import type { Service, ServiceDeps } from "./maintenance/service.js";
 import { STORE_NAMES, openStore, type StoreSettings, type TransactionHandle } from "./store/registry.js";
@@ -27,6 +27,7 @@ import {
   checkOptionsObject,
 } from "./validate.js";
 import type { ErrorContext, ErrorReporter } from "./report.js";
+import type { OnDuplicate } from "./unique/options.js";
 import { Worker } from "./worker/worker.js";
 
 /**
@@ -68,8 +69,19 @@ export interface EnqueueOptions {
   delay?: number;
   /** Among available jobs, higher runs first. An integer; default 0. */
   priority?: number;
-  /** A free-form key stored with the job. */
+  /**
+   * A deduplication key (unique jobs): while a job of this task with this label stands (enqueued, dequeued
+   * or failed), the call stores nothing and returns that job with `duplicate: true`. 1..255 characters.
+   * See docs/unique-and-periodic.md.
+   */
   label?: string;
+  /** With `label`: a job with it that completed less than this many ms ago stands too (debounce after success). Default 0. */
+  isolation?: number;
+  /**
+   * With `label`: `"keep"` (default) leaves a standing job as it is; `"replace"` gives it this call's data,
+   * delay and priority while it is still enqueued and has never started (the last call wins).
+   */
+  onDuplicate?: OnDuplicate;
   /**
    * Join the caller's open transaction: the `pg` client that ran BEGIN (PostgreSQL; not the pool), or a
    * better-sqlite3 handle on the same file with a transaction open (SQLite). Roll back and the job never
@@ -91,7 +103,10 @@ export interface EnqueueItem<Data = Json> {
   /** As in {@link EnqueueOptions.delay}. */
   delay?: number;
   priority?: number;
+  /** As in {@link EnqueueOptions.label}: items of one call with the same name and label are one job. */
   label?: string;
+  isolation?: number;
+  onDuplicate?: OnDuplicate;
 }
 
 /** Options of {@link Queue.close}. */
@@ -228,22 +243,22 @@ export class Queue {
    * for a task that no process defines waits (enqueued) until one does.
    * `data` must be JSON data (plain objects, arrays, strings, finite numbers, booleans, null); object
    * properties that are `undefined` are left out, as JSON does. Default `{}`.
-   * @returns the stored job.
    * With a task definition (see `task`) — or the name of a task this queue defined from one — `data` is
    * checked against its schema first (a `ValidationError` naming the path, e.g. `data.to`) and stored as given.
+   * @returns the stored job; `duplicate` tells whether it was standing already (see `label`).
    * @throws ValidationError for bad input; nothing is stored then.
    */
-  enqueue<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options?: EnqueueOptions): Promise<Job<InputOfDefinition<D>, ResultOfDefinition<D>>>;
-  enqueue<Data = Json>(name: string, data?: Data & NoInfer<JsonCompatible<Data>>, options?: EnqueueOptions): Promise<Job<Data>>;
-  async enqueue(task: string | AnyTaskDefinition, data?: unknown, options?: EnqueueOptions): Promise<Job<unknown>> {
+  enqueue<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options?: EnqueueOptions): Promise<EnqueuedJob<InputOfDefinition<D>, ResultOfDefinition<D>>>;
+  enqueue<Data = Json>(name: string, data?: Data & NoInfer<JsonCompatible<Data>>, options?: EnqueueOptions): Promise<EnqueuedJob<Data>>;
+  async enqueue(task: string | AnyTaskDefinition, data?: unknown, options?: EnqueueOptions): Promise<EnqueuedJob<unknown>> {
     this.#assertOpen("enqueue");
     const name = await payloadChecked(task, data, this.#schemas);
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
-    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label });
-    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as unknown as Job<unknown>;
+    const job = this.#enqueuer.check({ ...given, name, data });
+    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<unknown>;
     const [stored] = await this.#enqueuer.many([job], given.tx);
-    return stored as unknown as Job<unknown>;
+    return stored as unknown as EnqueuedJob<unknown>;
   }
 
   /**
@@ -253,34 +268,35 @@ export class Queue {
    * transaction rolls back. This process's workers look for it once the transaction has ended.
    * @throws ValidationError for bad input, a missing `tx`, or a store that cannot store synchronously.
    */
-  enqueueSync<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options: EnqueueSyncOptions): Job<InputOfDefinition<D>, ResultOfDefinition<D>>;
-  enqueueSync<Data = Json>(name: string, data: (Data & NoInfer<JsonCompatible<Data>>) | undefined, options: EnqueueSyncOptions): Job<Data>;
-  enqueueSync(task: string | AnyTaskDefinition, data: unknown, options: EnqueueSyncOptions): Job<unknown> {
+  enqueueSync<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options: EnqueueSyncOptions): EnqueuedJob<InputOfDefinition<D>, ResultOfDefinition<D>>;
+  enqueueSync<Data = Json>(name: string, data: (Data & NoInfer<JsonCompatible<Data>>) | undefined, options: EnqueueSyncOptions): EnqueuedJob<Data>;
+  enqueueSync(task: string | AnyTaskDefinition, data: unknown, options: EnqueueSyncOptions): EnqueuedJob<unknown> {
     this.#assertOpen("enqueueSync");
     const name = payloadChecked(task, data, this.#schemas, { sync: true });
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
-    const job = this.#enqueuer.check({ name, data, delay: given.delay, priority: given.priority, label: given.label });
+    const job = this.#enqueuer.check({ ...given, name, data });
     const [stored] = this.#enqueuer.manySync([job], given.tx);
-    return stored as unknown as Job<unknown>;
+    return stored as unknown as EnqueuedJob<unknown>;
   }
 
   /**
-   * Stores many jobs in one statement: all or none.
+   * Stores many jobs in one statement: all or none. A labelled item whose job stands already stores
+   * nothing and gets that job (`duplicate: true`); it never fails or drops the other items.
    * @param options.tx join the caller's transaction, as in {@link Queue.enqueue}.
-   * @returns the stored jobs, in the order given.
+   * @returns one job per item, in the order given.
    * @throws ValidationError naming the first bad item; nothing is stored then.
    */
   async enqueueMany<Data = Json>(
     items: ReadonlyArray<EnqueueItem<Data & NoInfer<JsonCompatible<Data>>>>,
     options?: { tx?: TransactionHandle },
-  ): Promise<Job<Data>[]> {
+  ): Promise<EnqueuedJob<Data>[]> {
     this.#assertOpen("enqueueMany");
     const jobs = this.#enqueuer.checkMany(items);
     await Promise.all(items.map((item, index) => payloadChecked(item.name, item.data, this.#schemas, { field: `items[${index}].data` })));
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ["tx"], "options");
-    return (await this.#enqueuer.many(jobs, given.tx)) as unknown as Job<Data>[];
+    return (await this.#enqueuer.many(jobs, given.tx)) as unknown as EnqueuedJob<Data>[];
   }
 
   /**

@@ -9,7 +9,7 @@
  */
 import type { ListOptions } from "./admin.js";
 import type { Job, Json, JsonCompatible } from "./job.js";
-import type { EnqueueOptions, EnqueueSyncOptions, Queue } from "./queue.js";
+import type { EnqueueItem, EnqueueOptions, EnqueueSyncOptions, Queue } from "./queue.js";
 import type {
   AnyTaskDefinition, DataOfDefinition, InputOfDefinition, ResultOfDefinition,
 } from "./schema/task-definition.js";
@@ -38,12 +38,15 @@ export type TaskInput<Tasks, N extends keyof Tasks> = Tasks[N] extends { input: 
 /** A job of task `N`. */
 export type TaskJob<Tasks, N extends TaskName<Tasks>> = Omit<Job<TaskInput<Tasks, N>, TaskResult<Tasks, N>>, "name"> & { name: N };
 
+/** What `enqueue` returns for task `N`: its job, and whether this call stored it (see `label`). */
+export type EnqueuedTaskJob<Tasks, N extends TaskName<Tasks>> = TaskJob<Tasks, N> & { duplicate: boolean };
+
 /** A job of any task of the map: check `job.name` and its `data` and `result` follow. */
 export type AnyTaskJob<Tasks> = { [N in TaskName<Tasks>]: TaskJob<Tasks, N> }[TaskName<Tasks>];
 
 /** One job of {@link TypedQueue.enqueueMany}: its name decides its data's type. */
 export type TypedEnqueueItem<Tasks> = {
-  [N in TaskName<Tasks>]: { name: N; data: TaskInput<Tasks, N>; delay?: number; priority?: number; label?: string };
+  [N in TaskName<Tasks>]: Omit<EnqueueItem, "name" | "data"> & { name: N; data: TaskInput<Tasks, N> };
 }[TaskName<Tasks>];
 
 /** The task map of some task definitions: `TasksOf<typeof sendEmail | typeof resize>`. */
@@ -85,13 +88,13 @@ export interface TypedQueue<Tasks> extends Omit<Queue, "define" | "enqueue" | "e
     options?: TaskOptions<DataOfDefinition<D>>,
   ): this;
   /** {@link Queue.enqueue} for task `name` of the map, with its payload type. */
-  enqueue<N extends TaskName<Tasks>>(name: N, data: TaskInput<Tasks, N>, options?: EnqueueOptions): Promise<TaskJob<Tasks, N>>;
+  enqueue<N extends TaskName<Tasks>>(name: N, data: TaskInput<Tasks, N>, options?: EnqueueOptions): Promise<EnqueuedTaskJob<Tasks, N>>;
   /** {@link Queue.enqueue} from a task definition: the payload is checked against its schema. */
-  enqueue<D extends DefinitionIn<Tasks>>(task: D, data: InputOfDefinition<D>, options?: EnqueueOptions): Promise<TaskJob<Tasks, D["name"]>>;
+  enqueue<D extends DefinitionIn<Tasks>>(task: D, data: InputOfDefinition<D>, options?: EnqueueOptions): Promise<EnqueuedTaskJob<Tasks, D["name"]>>;
   /** {@link Queue.enqueueSync} for task `name` of the map. */
-  enqueueSync<N extends TaskName<Tasks>>(name: N, data: TaskInput<Tasks, N>, options: EnqueueSyncOptions): TaskJob<Tasks, N>;
+  enqueueSync<N extends TaskName<Tasks>>(name: N, data: TaskInput<Tasks, N>, options: EnqueueSyncOptions): EnqueuedTaskJob<Tasks, N>;
   /** {@link Queue.enqueueMany}: each item's data typed by its name. */
-  enqueueMany(items: ReadonlyArray<TypedEnqueueItem<Tasks>>, options?: { tx?: TransactionHandle }): Promise<Array<AnyTaskJob<Tasks>>>;
+  enqueueMany(items: ReadonlyArray<TypedEnqueueItem<Tasks>>, options?: { tx?: TransactionHandle }): Promise<Array<AnyTaskJob<Tasks> & { duplicate: boolean }>>;
   /** {@link Queue.get}: narrow on `job.name` for its data and result types. */
   get(id: string): Promise<AnyTaskJob<Tasks> | null>;
   /** {@link Queue.list}, typed as {@link TypedQueue.get}. */

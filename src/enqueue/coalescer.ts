@@ -8,7 +8,8 @@
  *
  * All items of one batch share its fate: if the write fails (connection lost, database full), every
  * call in it rejects with that error. Inputs are validated before they get here, so one caller's bad
- * input can never fail another caller's item.
+ * input can never fail another caller's item; and a duplicate (unique jobs) is no failure: the store
+ * answers it with the standing job, each call of the batch getting what it would have got alone.
  * @module
  */
 import { MAX_BATCH } from "../store/store.js";

@@ -15,6 +15,7 @@ import type { StoredJob, NewJob, Store } from "../store/store.js";
 import {
   MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName, checkOptionsObject, describe, serializeJson,
 } from "../validate.js";
+import { checkUniqueOptions } from "../unique/options.js";
 import { Coalescer } from "./coalescer.js";
 import type { DirectClaim, DirectClaimSource } from "./direct-claim.js";
 
@@ -25,6 +26,8 @@ export interface JobInput {
   delay?: unknown;
   priority?: unknown;
   label?: unknown;
+  isolation?: unknown;
+  onDuplicate?: unknown;
 }
 
 export interface EnqueuerDeps {
@@ -36,7 +39,7 @@ export interface EnqueuerDeps {
   readonly onCommitted: () => void;
 }
 
-export const ITEM_KEYS = ["name", "data", "delay", "priority", "label"] as const;
+export const ITEM_KEYS = ["name", "data", "delay", "priority", "label", "isolation", "onDuplicate"] as const;
 
 export class Enqueuer {
   readonly #deps: EnqueuerDeps;
@@ -62,8 +65,8 @@ export class Enqueuer {
     // A delay in the past means now: `delay: at - Date.now()` computed a moment late must not fail.
     const delayMs = item.delay === undefined ? 0 : Math.max(0, checkDuration(item.delay, `${prefix}delay`, { min: -MAX_DELAY_MS }));
     const priority = item.priority === undefined ? 0 : checkInteger(item.priority, `${prefix}priority`, -1_000_000, 1_000_000);
-    const label = item.label === undefined ? null : checkName(item.label, `${prefix}label`);
-    return { name, data, delayMs, priority, label };
+    const { label, isolationMs, replace } = checkUniqueOptions(item, prefix);
+    return { name, data, delayMs, priority, label, ...(label !== null && { isolationMs, replace }) };
   }
 
   /** Checks a list of items (each a plain object with known keys). */
@@ -77,12 +80,15 @@ export class Enqueuer {
     });
   }
 
-  /** Stores one checked job: directly claimed by an idle local worker if there is one, else coalesced. */
+  /**
+   * Stores one checked job: directly claimed by an idle local worker if there is one, else coalesced. A
+   * labelled job is always coalesced: it may turn out to be a duplicate, which must not be claimed.
+   */
   async one(job: NewJob): Promise<StoredJob> {
-    const direct: DirectClaim | undefined = job.delayMs === 0 ? this.#direct?.reserveDirect(job.name) : undefined;
+    const direct: DirectClaim | undefined = job.delayMs === 0 && job.label === null ? this.#direct?.reserveDirect(job.name) : undefined;
     if (!direct) {
       const stored = await this.#plain.add(job);
-      this.#deps.onStored([stored]);
+      this.#stored([stored]);
       this.#deps.onCommitted();
       return stored;
     }
@@ -93,7 +99,7 @@ export class Enqueuer {
       direct.cancel();
       throw error;
     }
-    this.#deps.onStored([stored]);
+    this.#stored([stored]);
     direct.adopt(stored);
     return stored;
   }
@@ -104,26 +110,36 @@ export class Enqueuer {
    * (bad input, wrong handle) propagates out of `fn`, so the caller's transaction rolls back.
    */
   manySync(jobs: NewJob[], tx: unknown): StoredJob[] {
-    const { store, onStored, onCommitted } = this.#deps;
+    const { store, onCommitted } = this.#deps;
     if (!store.capabilities.synchronousInsert) {
       throw new ValidationError("options.tx", "this store cannot store a job synchronously; use enqueue() and await it");
     }
     if (tx === undefined) throw new ValidationError("options.tx", "is required: the transaction to store the job in");
     if (jobs.length === 0) return [];
     const stored = store.jobInsertManySync({ jobs, tx });
-    onStored(stored);
+    this.#stored(stored);
     store.afterTransaction(tx, onCommitted);
     return stored;
   }
 
   /** Stores checked jobs in one statement, inside the caller's transaction `tx` if given. */
   async many(jobs: NewJob[], tx: unknown): Promise<StoredJob[]> {
-    const { store, onStored, onCommitted } = this.#deps;
+    const { store, onCommitted } = this.#deps;
     if (jobs.length === 0) return [];
     const stored = await store.jobInsertMany({ jobs, ...(tx !== undefined && { tx }) });
-    onStored(stored);
+    this.#stored(stored);
     if (tx === undefined) onCommitted();
     else store.afterTransaction(tx, onCommitted);
     return stored;
+  }
+
+  /**
+   * Reports the jobs an insert stored, leaving out the duplicates (standing jobs it only found), and
+   * marks every job with whether it is one (`duplicate` is always a boolean in what callers get).
+   */
+  #stored(jobs: StoredJob[]): void {
+    for (const job of jobs) job.duplicate ??= false;
+    const fresh = jobs.filter((job) => !job.duplicate);
+    if (fresh.length > 0) this.#deps.onStored(fresh);
   }
 }

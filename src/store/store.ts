@@ -29,6 +29,11 @@ export const MAX_BATCH = 1000;
 export interface StoredJob extends Job {
   /** Set when the stored payload is not valid JSON; `data` is then `null`. Such a job is cancelled, never run. */
   dataError?: string;
+  /**
+   * Set by `jobInsertMany`: true when the item stored nothing new and this is the job that stood in its
+   * way (see {@link NewJob.label}); false for a job it inserted.
+   */
+  duplicate?: boolean;
 }
 
 /** A job to insert. `data` is already-validated JSON text, so it is serialised exactly once. */
@@ -38,7 +43,18 @@ export interface NewJob {
   /** Milliseconds from the store's now until the job is available (0 = now). */
   delayMs: number;
   priority: number;
+  /**
+   * The deduplication key (see docs/unique-and-periodic.md). While a job of the same name holds this
+   * label and stands (enqueued, dequeued or failed; or completed less than `isolationMs` ago), inserting
+   * stores nothing and returns the standing job, marked `duplicate`. Enforced by a unique index on
+   * (name, unique_key), never by a read before the write. Items of one batch with the same name and
+   * label become one job.
+   */
   label: string | null;
+  /** With a label: a job with it that completed less than this many ms ago still stands. Default 0. */
+  isolationMs?: number;
+  /** With a label: a standing job still enqueued and never started takes this item's data, delay and priority. */
+  replace?: boolean;
 }
 
 /** A job stored already claimed by the process enqueueing it (see {@link Store.jobInsertClaimed}). */
@@ -201,7 +217,8 @@ export interface Store {
   /**
    * Inserts jobs already claimed by the calling process: `dequeued`, attempts 1, leased. The enqueuing
    * process has a free worker for each and runs it at once, one round trip sooner than a claim would.
-   * Never inside a user's transaction (a rollback would leave the worker running a job that never was).
+   * Never inside a user's transaction (a rollback would leave the worker running a job that never was),
+   * and never for labelled jobs (they may turn out to be duplicates).
    */
   jobInsertClaimed(params: { items: NewClaimedJob[] }): Promise<StoredJob[]>;
 
@@ -251,7 +268,10 @@ export interface Store {
   /** Number of jobs in each status (every status present, zero included), optionally for one task name. */
   jobCountByStatus(params: { name?: string }): Promise<Record<JobStatus, number>>;
 
-  /** Deletes up to `limit` completed or cancelled jobs whose finishedAt is more than `olderThanMs` before now. */
+  /**
+   * Deletes up to `limit` completed or cancelled jobs whose finishedAt is more than `olderThanMs` before now,
+   * except completed jobs whose isolation window (the `isolationMs` they were stored with) is still open.
+   */
   jobDeleteFinished(params: { olderThanMs: number; limit: number }): Promise<number>;
 
   /**

@@ -8,6 +8,7 @@ import { storeSuite } from "./store-suite.js";
 import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
+import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { schemaSuite } from "./schema-suite.js";
 
@@ -17,5 +18,6 @@ describe("sqlite: store", { skip }, () => storeSuite(harness));
 describe("sqlite: queue", { skip }, () => queueSuite(harness));
 describe("sqlite: validation", { skip }, () => validationSuite(harness));
 describe("sqlite: api", { skip }, () => apiSuite(harness));
+describe("sqlite: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("sqlite: admin", { skip }, () => adminSuite(harness));
 describe("sqlite: schemas", { skip }, () => schemaSuite(harness));

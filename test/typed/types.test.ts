@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import * as v from "valibot";
 import { type } from "arktype";
-import { Queue, task, type AnyTaskJob, type Job, type TaskJob, type TasksOf, type TypedQueue } from "../../src/index.js";
+import { Queue, task, type AnyTaskJob, type EnqueuedJob, type TaskJob, type TasksOf, type TypedQueue } from "../../src/index.js";
 
 /** `Equal<A, B>` is `true` only when A and B are the same type. */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
@@ -95,7 +95,7 @@ export async function definitions(queue: Queue): Promise<void> {
 
   // enqueue takes the schema's input: `cc` may be left out (the schema defaults it).
   const job = await queue.enqueue(sendEmail, { to: "a@b.c" });
-  expectType<Equal<typeof job, Job<{ to: string; cc?: string[] | undefined }, { id: string }>>>();
+  expectType<Equal<typeof job, EnqueuedJob<{ to: string; cc?: string[] | undefined }, { id: string }>>>();
   // @ts-expect-error `to` is required
   await queue.enqueue(sendEmail, {});
   // @ts-expect-error `width` must be a number

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
+import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
@@ -120,6 +121,7 @@ export class PostgresStore implements Store {
 
   private async insertMany(jobs: NewJob[], client?: Queryable): Promise<StoredJob[]> {
     if (jobs.length === 0) return [];
+    if (jobs.some((job) => job.label !== null)) return this.insertUnique(jobs, client);
     const [only] = jobs;
     if (jobs.length === 1 && only) {
       const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel];
@@ -136,6 +138,34 @@ export class PostgresStore implements Store {
     return rows.map(toStoredJob);
   }
 
+  /** A batch with labelled items: folded per key, one statement (see `insertUniqueJobs`), each item given its job. */
+  private async insertUnique(jobs: NewJob[], client?: Queryable): Promise<StoredJob[]> {
+    const batch = foldByLabel(jobs);
+    const { items } = batch;
+    const rows = await this.rows<JobRow & { inserted: boolean }>("jobInsertMany", this.statements.insertUniqueJobs, [
+      items.map((job) => job.name),
+      items.map((job) => job.data),
+      items.map((job) => job.delayMs),
+      items.map((job) => job.priority),
+      items.map((job) => job.label),
+      items.map((job) => job.isolationMs ?? 0),
+      items.map((job) => job.replace === true),
+      this.channel,
+    ], client);
+    const byKey = new Map<string, StoredJob>();
+    const unlabelled: StoredJob[] = [];
+    for (const row of rows) {
+      const job: StoredJob = { ...toStoredJob(row), duplicate: !row.inserted };
+      if (row.label === null) unlabelled.push(job);
+      else byKey.set(`${row.name}\u0000${row.label}`, job);
+    }
+    // Unlabelled rows come back in id order, which is input order (see insertJobs).
+    let next = 0;
+    const stored = items.map((job) => (job.label === null ? unlabelled[next++] : byKey.get(`${job.name}\u0000${job.label}`)));
+    if (stored.some((job) => job === undefined)) throw new StoreError("PostgreSQL jobInsertMany failed: a job of the batch came back missing");
+    return unfold(batch, stored as StoredJob[]);
+  }
+
   /** Inside a transaction reached only through an ORM (see `sql.insertJobsJson`). */
   private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
     this.assertOpen();
@@ -143,6 +173,7 @@ export class PostgresStore implements Store {
       const status = onlyValue((await tx.query(sql.transactionStatus, []))[0]);
       if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
       if (jobs.length === 0) return [];
+      rejectLabelledThroughOrm(tx, jobs);
       const input = jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label }));
       const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
       return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
@@ -411,7 +442,7 @@ type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number]
  * Listings and counts are not, since their optional filters need a plan made for the actual values.
  */
 const PREPARED = [
-  "insertJob", "insertJobs", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
+  "insertJob", "insertJobs", "insertUniqueJobs", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
 ] as const;
 const UNPREPARED = ["countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs"] as const;

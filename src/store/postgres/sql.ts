@@ -143,6 +143,36 @@ export const migration3 = (q: string) => `
 export const migration4 = (q: string) => `ALTER TABLE ${q}.jobs ADD COLUMN available_before_claim timestamptz`;
 
 /**
+ * Migration 5: unique jobs and schedules.
+ * - `unique_key`: the label while the job holds it as a deduplication key. A label is a key from the
+ *   insert on; a later insert of the same name and label frees it from a holder that no longer stands
+ *   (cancelled, or completed before that call's isolation window). Kept apart from `label`, which stays
+ *   as given for listings; rows from before this migration hold no key (a unique index on `label` itself
+ *   could not even be built over old rows that share labels).
+ * - `isolation_ms`: the window the job was stored with, which retention honours. Constant defaults and
+ *   nullable columns: catalog-only changes, no table rewrite.
+ * - The unique index is the one arbiter of "one standing job per (name, label)": inserts go through
+ *   ON CONFLICT on it, never read first.
+ * - `schedules`: periodic jobs. `last_slot` is the latest slot handed out; claiming the next one moves it
+ *   forward with a compare-and-set in the same statement as the slot's job insert.
+ */
+export const migration5 = (q: string) => `
+  ALTER TABLE ${q}.jobs ADD COLUMN unique_key text, ADD COLUMN isolation_ms float8 NOT NULL DEFAULT 0;
+  CREATE UNIQUE INDEX jobs_unique_key_idx ON ${q}.jobs (name, unique_key) WHERE unique_key IS NOT NULL;
+  CREATE TABLE ${q}.schedules (
+    key text PRIMARY KEY,
+    name text NOT NULL,
+    spec text NOT NULL,
+    data json NOT NULL,
+    priority int NOT NULL DEFAULT 0,
+    catch_up text NOT NULL,
+    last_slot timestamptz NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+  );
+`;
+
+/**
  * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
  * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
  * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
@@ -200,6 +230,52 @@ export const insertJobs = (q: string) => `
     FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
   )
   SELECT inserted.* FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
+
+/**
+ * A batch with labelled items (unique jobs), in one statement. Labelled items arrive folded, one per
+ * (name, label) (see unique/batch.ts): ON CONFLICT DO UPDATE may touch each row only once.
+ * - `freed`: a holder of an item's key that no longer stands for it (cancelled, or completed before the
+ *   item's isolation window $6) gives the key up. The INSERT reads `freed` in its WHERE so that it runs
+ *   first (an unreferenced data-modifying CTE runs after the main statement); the holder's old index
+ *   entry then belongs to a row version this statement deleted, which the uniqueness check ignores.
+ * - The unique index decides: an item whose key a standing job holds conflicts, waits for a concurrent
+ *   inserter of the same key to commit or roll back, and then updates the holder instead. The update
+ *   replaces data, availability and priority only for an item with $7 (onDuplicate "replace") while the
+ *   holder is enqueued and never started; otherwise it rewrites nothing, and exists to return the holder
+ *   (DO NOTHING would return no row, and a follow-up read could miss it).
+ * - `inserted`: xmax is 0 on a freshly inserted row version, set on an updated one.
+ * - Rows come back in no set order: unlabelled items are matched by id order, labelled ones by key.
+ */
+export const insertUniqueJobs = (q: string) => `
+  WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::float8[], $7::bool[])
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, isolation_ms, replace, ord)
+  ), freed AS (
+    UPDATE ${q}.jobs AS t SET unique_key = NULL
+    FROM input
+    WHERE t.name = input.name AND t.unique_key = input.label
+      AND (t.status = 'cancelled'
+        OR (t.status = 'completed' AND t.finished_at <= now() - input.isolation_ms * interval '1 millisecond'))
+    RETURNING t.id
+  ), upserted AS (
+    INSERT INTO ${q}.jobs AS t (name, data, status, available_at, priority, label, unique_key, isolation_ms)
+    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, label, isolation_ms
+    FROM input
+    WHERE (SELECT count(*) FROM freed) >= 0
+    ORDER BY ord
+    ON CONFLICT (name, unique_key) WHERE unique_key IS NOT NULL DO UPDATE SET (data, available_at, priority) = (
+      SELECT CASE WHEN r.replace THEN EXCLUDED.data ELSE t.data END,
+             CASE WHEN r.replace THEN EXCLUDED.available_at ELSE t.available_at END,
+             CASE WHEN r.replace THEN EXCLUDED.priority ELSE t.priority END
+      FROM (SELECT coalesce(bool_or(input.replace), false) AND t.status = 'enqueued' AND t.attempts = 0 AS replace
+            FROM input WHERE input.name = EXCLUDED.name AND input.label = EXCLUDED.unique_key) AS r)
+    RETURNING ${T_JOB_COLUMNS}, t.xmax = 0 AS inserted
+  ), notified AS (
+    SELECT count(pg_notify($8, name)) AS n
+    FROM (SELECT DISTINCT name FROM upserted WHERE available_at <= now()) AS ready
+  )
+  SELECT upserted.* FROM upserted CROSS JOIN notified ORDER BY upserted.id`;
+
 
 /**
  * The batch of `insertJobs` for a transaction hewn reaches only through an ORM (`SqlTransaction`): one
@@ -424,6 +500,8 @@ export const deleteFinished = (q: string) => `
   DELETE FROM ${q}.jobs WHERE id IN (
     SELECT id FROM ${q}.jobs
     WHERE finished_at < now() - $1::float8 * interval '1 millisecond' AND status IN ('completed', 'cancelled')
+      -- an open isolation window keeps a completed job (unique jobs)
+      AND NOT (status = 'completed' AND finished_at + isolation_ms * interval '1 millisecond' > now())
     ORDER BY finished_at
     LIMIT $2
     FOR UPDATE SKIP LOCKED)`;

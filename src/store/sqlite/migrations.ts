@@ -18,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, name: "add crashes", sql: sql.MIGRATION_2_ADD_CRASHES },
   { version: 3, name: "hot-path indexes", sql: sql.MIGRATION_3_HOT_PATH_INDEXES },
   { version: 4, name: "add available_before_claim", sql: sql.MIGRATION_4_ADD_AVAILABLE_BEFORE_CLAIM },
+  { version: 5, name: "unique jobs and schedules", sql: sql.MIGRATION_5_UNIQUE_AND_SCHEDULES },
   { version: 8, name: "admin indexes", sql: sql.MIGRATION_8_ADMIN_INDEXES },
 ];
 

@@ -105,6 +105,35 @@ CREATE INDEX hewn_jobs_runnable_priority ON hewn_jobs (name, priority DESC, avai
 export const MIGRATION_4_ADD_AVAILABLE_BEFORE_CLAIM = "ALTER TABLE hewn_jobs ADD COLUMN available_before_claim INTEGER";
 
 /**
+ * Migration 5: unique jobs and schedules.
+ * - `unique_key`: the label while the job holds it as a deduplication key. A label is a key from the
+ *   insert on; a later insert of the same name and label frees it from a holder that no longer stands
+ *   (cancelled, or completed before that call's isolation window). Kept apart from `label`, which stays
+ *   as given for listings; rows from before this migration hold no key.
+ * - `isolation_ms`: the window the job was stored with, which retention honours.
+ * - The unique index is the one arbiter of "one standing job per (name, label)": inserts go through
+ *   ON CONFLICT on it, never read first.
+ * - `hewn_schedules`: periodic jobs. `last_slot` (epoch ms) is the latest slot handed out; claiming the next
+ *   one moves it forward with a compare-and-set in the same transaction as the slot's job insert.
+ */
+export const MIGRATION_5_UNIQUE_AND_SCHEDULES = `
+ALTER TABLE hewn_jobs ADD COLUMN unique_key TEXT;
+ALTER TABLE hewn_jobs ADD COLUMN isolation_ms INTEGER NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX hewn_jobs_unique_key ON hewn_jobs (name, unique_key) WHERE unique_key IS NOT NULL;
+CREATE TABLE hewn_schedules (
+  key TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  data TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
+  catch_up TEXT NOT NULL,
+  last_slot INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`;
+
+/**
  * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
  * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
  * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
@@ -122,6 +151,32 @@ export const INSERT_JOB = `
 INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
 VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label)
 RETURNING *`;
+
+/**
+ * Unique jobs, one labelled item at a time inside the insert's transaction (which holds the write lock):
+ * 1. FREE_UNIQUE_KEY: a holder of the key that no longer stands for this call gives it up.
+ * 2. INSERT_UNIQUE_JOB: the insert; on conflict with a standing holder it stores nothing (no row back).
+ * 3. Then REPLACE_STANDING (with onDuplicate "replace") or GET_STANDING returns the standing job.
+ */
+export const FREE_UNIQUE_KEY = `
+UPDATE hewn_jobs SET unique_key = NULL
+WHERE name = @name AND unique_key = @label
+  AND (status = 'cancelled' OR (status = 'completed' AND finished_at <= @now - @isolationMs))`;
+
+export const INSERT_UNIQUE_JOB = `
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, unique_key, isolation_ms)
+VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @label, @isolationMs)
+ON CONFLICT (name, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+RETURNING *`;
+
+/** The last call wins while the standing job waits and has never started; once it ran, nothing changes. */
+export const REPLACE_STANDING = `
+UPDATE hewn_jobs SET data = @data, available_at = @now + @delayMs, priority = @priority
+WHERE name = @name AND unique_key = @label AND status = 'enqueued' AND attempts = 0
+RETURNING *`;
+
+export const GET_STANDING = "SELECT * FROM hewn_jobs WHERE name = @name AND unique_key = @label";
+
 
 /**
  * The batch of INSERT_JOB for a transaction hewn reaches only through an ORM (`SqlTransaction`): one JSON
@@ -287,6 +342,7 @@ export const DELETE_FINISHED = `
 DELETE FROM hewn_jobs WHERE id IN (
   SELECT id FROM hewn_jobs
   WHERE finished_at < @cutoff AND status IN ('completed', 'cancelled')
+    AND NOT (status = 'completed' AND finished_at + isolation_ms > @now) -- an open isolation window
   ORDER BY finished_at
   LIMIT @limit
 )`;

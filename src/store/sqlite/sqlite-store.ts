@@ -11,6 +11,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
+import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import type {
@@ -61,7 +62,7 @@ type SqliteJobRow = JobRow & { id: number };
 interface HandleCache {
   statements: Map<string, Statement>;
   /** On a handle already inside a transaction, better-sqlite3 makes this a SAVEPOINT: a failing batch leaves nothing behind. */
-  insert: Database.Transaction<(jobs: NewJob[]) => SqliteJobRow[]>;
+  insert: Database.Transaction<(jobs: NewJob[]) => Array<{ row: SqliteJobRow; duplicate: boolean }>>;
   /** Canonical path of the handle's file, for the same-file check of `tx`. */
   file: string;
 }
@@ -171,7 +172,7 @@ export class SqliteStore implements Store {
   jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     return this.settle("jobInsertMany", () => {
-      if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs).map(toStoredJob);
+      if (tx == null) return jobs.length === 0 ? [] : this.insertFolded(jobs, (items) => this.cache(this.db).insert.immediate(items));
       return this.insertInto(tx, jobs);
     });
   }
@@ -296,8 +297,8 @@ export class SqliteStore implements Store {
   jobDeleteFinished({ olderThanMs, limit }: { olderThanMs: number; limit: number }): Promise<number> {
     return this.settle("jobDeleteFinished", () => {
       if (!(limit > 0)) return 0;
-      const cutoff = this.clock() - olderThanMs;
-      return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff, limit }).changes;
+      const now = this.clock();
+      return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff: now - olderThanMs, now, limit }).changes;
     });
   }
 
@@ -390,8 +391,11 @@ export class SqliteStore implements Store {
       const insert = db.transaction((jobs: NewJob[]) => {
         const now = this.clock();
         const statement = this.statement(db, sql.INSERT_JOB);
-        return jobs.map(({ name, data, delayMs, priority, label }) =>
-          statement.get({ name, data, now, delayMs, priority, label }) as SqliteJobRow);
+        return jobs.map((job) => {
+          const { name, data, delayMs, priority, label } = job;
+          if (label !== null) return this.insertUnique(db, job, now);
+          return { row: statement.get({ name, data, now, delayMs, priority, label }) as SqliteJobRow, duplicate: false };
+        });
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
       this.handles.set(db, cache);
@@ -413,6 +417,7 @@ export class SqliteStore implements Store {
         throw new ValidationError("options.tx", `${tx.source}: must be a transaction on the queue's database file ${own}, got ${theirs || "an in-memory database"}`);
       }
       if (jobs.length === 0) return [];
+      rejectLabelledThroughOrm(tx, jobs);
       const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label })) };
       rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
     } catch (error) {
@@ -454,7 +459,29 @@ export class SqliteStore implements Store {
   /** Inside the user's transaction: a SAVEPOINT, so a failing batch leaves nothing behind in it. */
   private insertInto(tx: unknown, jobs: NewJob[]): StoredJob[] {
     const handle = this.checkTx(tx);
-    return this.cache(handle).insert(jobs).map(toStoredJob);
+    return this.insertFolded(jobs, (items) => this.cache(handle).insert(items));
+  }
+
+  /** Folds a batch's labelled items per key (see unique/batch.ts), inserts, and gives each input item its job. */
+  private insertFolded(jobs: NewJob[], insert: (items: NewJob[]) => Array<{ row: SqliteJobRow; duplicate: boolean }>): StoredJob[] {
+    const batch = foldByLabel(jobs);
+    const stored = insert(batch.items).map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate }));
+    return unfold(batch, stored);
+  }
+
+  /**
+   * One labelled job, inside the insert's transaction: the write lock is held from the first statement
+   * (FREE_UNIQUE_KEY writes), and the unique index decides; see the statements in sql.ts.
+   */
+  private insertUnique(db: Handle, job: NewJob, now: number): { row: SqliteJobRow; duplicate: boolean } {
+    const key = { name: job.name, label: job.label };
+    const isolationMs = job.isolationMs ?? 0;
+    this.statement(db, sql.FREE_UNIQUE_KEY).run({ ...key, now, isolationMs });
+    const params = { ...key, data: job.data, now, delayMs: job.delayMs, priority: job.priority };
+    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs }) as SqliteJobRow | undefined;
+    if (inserted !== undefined) return { row: inserted, duplicate: false };
+    const replaced = job.replace === true ? this.statement(db, sql.REPLACE_STANDING).get(params) as SqliteJobRow | undefined : undefined;
+    return { row: replaced ?? (this.statement(db, sql.GET_STANDING).get(key) as SqliteJobRow), duplicate: true };
   }
 
   /** A `tx` must be a better-sqlite3 handle on this store's file, inside a transaction the caller opened. */
