@@ -30,6 +30,7 @@ export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError, EnqueuedJob
 export type { OnDuplicate } from "./unique/options.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
+export type { RateLimit } from "./flow/limits.js";
 export { TASK_DEFAULTS } from "./task.js";
 export type { QueueEvents } from "./events.js";
 export type { ErrorContext, ErrorSource } from "./report.js";

@@ -96,6 +96,8 @@ export interface Job<Data = Json, Result = Json> {
   reason: string | null;
   /** Optional key given at enqueue. */
   label: string | null;
+  /** The flow-control group given at enqueue (`group`), e.g. a tenant; null for none. */
+  group: string | null;
   /** Higher runs first among jobs that are available. Default 0. */
   priority: number;
   /** Progress the handler reported (any number it chose, typically 0..1). */

@@ -8,6 +8,7 @@ import { Admin, type BulkOptions, type ListOptions, type RescheduleOptions } fro
 import type { JobFilter } from "./filter.js";
 import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
+import { setPaused } from "./flow/pause.js";
 import { queueInternals } from "./internals.js";
 import {
   parsingHandler, payloadChecked, resolveTaskRef, type AnyTaskDefinition, type DataOfDefinition, type InputOfDefinition,
@@ -83,6 +84,12 @@ export interface EnqueueOptions {
    */
   onDuplicate?: OnDuplicate;
   /**
+   * The job's flow-control group, e.g. a tenant or user id (a non-empty string, at most 255 characters):
+   * the task's `groupConcurrency` and `rateLimit.byGroup` count per group, and claims go round-robin
+   * across groups. See docs/flow-control.md.
+   */
+  group?: string;
+  /**
    * Join the caller's open transaction: the `pg` client that ran BEGIN (PostgreSQL; not the pool), or a
    * better-sqlite3 handle on the same file with a transaction open (SQLite). Roll back and the job never
    * existed; workers are woken only after commit. Inside better-sqlite3's synchronous
@@ -107,6 +114,8 @@ export interface EnqueueItem<Data = Json> {
   label?: string;
   isolation?: number;
   onDuplicate?: OnDuplicate;
+  /** As in {@link EnqueueOptions.group}. */
+  group?: string;
 }
 
 /** Options of {@link Queue.close}. */
@@ -400,6 +409,40 @@ export class Queue {
   reschedule(id: string, options: RescheduleOptions): Promise<boolean> {
     this.#assertOpen("reschedule");
     return this.#admin.reschedule(id, options);
+  }
+
+  /**
+   * Pauses a task in every process: no job of it starts after the next claim round of each process (at
+   * once where PostgreSQL NOTIFY reaches it); jobs already running finish; jobs this process holds unstarted
+   * are handed back. Stored in the database, so it outlasts restarts, until {@link Queue.resume}. A name
+   * no process defines yet may be paused (it may be defined elsewhere, or later).
+   * @returns true if this call paused it, false if it was paused already.
+   * @throws ValidationError for a name that is not a valid task name.
+   */
+  async pause(name: string): Promise<boolean> {
+    this.#assertOpen("pause");
+    const changed = await setPaused(this.#store, name, true);
+    this.#worker?.wake();
+    return changed;
+  }
+
+  /**
+   * Resumes a paused task: every process claims its jobs again (at once where NOTIFY reaches it, else at
+   * its next poll).
+   * @returns true if this call resumed it, false if it was not paused.
+   * @throws ValidationError for a name that is not a valid task name.
+   */
+  async resume(name: string): Promise<boolean> {
+    this.#assertOpen("resume");
+    const changed = await setPaused(this.#store, name, false);
+    this.#worker?.wake();
+    return changed;
+  }
+
+  /** The names of the paused tasks, sorted. */
+  paused(): Promise<string[]> {
+    this.#assertOpen("paused");
+    return this.#store.taskListPaused();
   }
 
   /** Listens to a lifecycle event of this process's jobs. */

@@ -31,6 +31,8 @@ export interface JobRow {
   result: string | null;
   reason: string | null;
   label: string | null;
+  /** Absent from statements that do not read it: the job then reads as having no group. */
+  group_key?: string | null;
   priority: number | string;
   progress: number | null;
   errors: string;
@@ -53,6 +55,7 @@ export function toStoredJob(row: JobRow): StoredJob {
     result: row.result === null ? null : decodedOrNull(row.result),
     reason: row.reason,
     label: row.label,
+    group: row.group_key ?? null,
     priority: Number(row.priority),
     progress: row.progress === null ? null : Number(row.progress),
     errors: decodeErrors(row.errors),

@@ -18,6 +18,8 @@
  * @module
  */
 import type { Job, JobStatus } from "../job.js";
+import type { FlowLimits } from "../flow/limits.js";
+import type { Hold } from "../flow/plan.js";
 
 /**
  * The most items hewn puts in one batched call (inserts, completions): keeps statements and their
@@ -55,6 +57,8 @@ export interface NewJob {
   isolationMs?: number;
   /** With a label: a standing job still enqueued and never started takes this item's data, delay and priority. */
   replace?: boolean;
+  /** The flow-control group (`group` enqueue option); absent or null for none. */
+  group?: string | null;
 }
 
 /** A job stored already claimed by the process enqueueing it (see {@link Store.jobInsertClaimed}). */
@@ -69,6 +73,16 @@ export interface ClaimRequest {
   name: string;
   limit: number;
   leaseMs: number;
+  /**
+   * The task's flow limits: the store then claims under its per-task lock, within the limits and in fair
+   * order across groups (see flow/plan.ts). Absent: the plain claim.
+   */
+  flow?: FlowLimits;
+}
+
+/** A request that got fewer jobs than asked because its task is paused or its limits are reached. */
+export interface HeldBack extends Hold {
+  name: string;
 }
 
 /** Identifies one attempt of one job: the fence of every outcome write. */
@@ -162,6 +176,8 @@ export interface ClaimResult {
   completed: Set<string>;
   /** Claimed jobs, in claim order. */
   claimed: StoredJob[];
+  /** Requests held back by a pause or by flow limits (absent or empty: none). */
+  heldBack?: HeldBack[];
 }
 
 /** Called with a task name when jobs for it may have become available. */
@@ -231,6 +247,11 @@ export interface Store {
    * counts a crash and appends an entry for the crashed attempt to `errors` (`CRASH_MESSAGE`, dated now;
    * at most `MAX_KEPT_ERRORS` kept). Each request is limited separately. Jobs completed by this call are
    * never claimed by it. Either part may be empty.
+   *
+   * Nothing is claimed for a paused task. A request with `flow` limits is claimed inside a lock per task
+   * (so concurrent claimers count each other's claims), counting running jobs from live leases and
+   * starts from the store's start log, in fair order across groups; it reports in `heldBack` when its
+   * limits left due jobs behind.
    */
   jobClaim(params: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult>;
 
@@ -273,6 +294,15 @@ export interface Store {
    * except completed jobs whose isolation window (the `isolationMs` they were stored with) is still open.
    */
   jobDeleteFinished(params: { olderThanMs: number; limit: number }): Promise<number>;
+
+  /**
+   * Pauses (`paused` true) or resumes a task by name: stored, so every process's next claim honours it.
+   * Wakes other processes' workers (a resume lets them claim at once). Returns whether anything changed.
+   */
+  taskSetPaused(params: { name: string; paused: boolean }): Promise<boolean>;
+
+  /** The names of paused tasks, sorted. */
+  taskListPaused(): Promise<string[]>;
 
   /**
    * Milliseconds from the store's now until the earliest runnable job of these names becomes available

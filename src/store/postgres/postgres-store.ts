@@ -28,6 +28,7 @@ import type {
   StoredJob,
   StoreStats,
 } from "../store.js";
+import { claimWithLimits } from "./flow-claim.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
@@ -124,7 +125,7 @@ export class PostgresStore implements Store {
     if (jobs.some((job) => job.label !== null)) return this.insertUnique(jobs, client);
     const [only] = jobs;
     if (jobs.length === 1 && only) {
-      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel];
+      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null];
       return (await this.rows<JobRow>("jobInsertMany", this.statements.insertJob, values, client)).map(toStoredJob);
     }
     const rows = await this.rows<JobRow>("jobInsertMany", this.statements.insertJobs, [
@@ -134,6 +135,7 @@ export class PostgresStore implements Store {
       jobs.map((job) => job.priority),
       jobs.map((job) => job.label),
       this.channel,
+      jobs.map((job) => job.group ?? null),
     ], client);
     return rows.map(toStoredJob);
   }
@@ -151,6 +153,7 @@ export class PostgresStore implements Store {
       items.map((job) => job.isolationMs ?? 0),
       items.map((job) => job.replace === true),
       this.channel,
+      items.map((job) => job.group ?? null),
     ], client);
     const byKey = new Map<string, StoredJob>();
     const unlabelled: StoredJob[] = [];
@@ -174,7 +177,7 @@ export class PostgresStore implements Store {
       if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
       if (jobs.length === 0) return [];
       rejectLabelledThroughOrm(tx, jobs);
-      const input = jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label }));
+      const input = jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group }));
       const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
       return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
     } catch (error) {
@@ -196,6 +199,7 @@ export class PostgresStore implements Store {
       items.map(({ leaseMs }) => leaseMs),
       items.map(({ job }) => job.priority),
       items.map(({ job }) => job.label),
+      items.map(({ job }) => job.group ?? null),
     ]);
     return rows.map(toStoredJob);
   }
@@ -204,6 +208,24 @@ export class PostgresStore implements Store {
   afterTransaction(_tx: unknown, _callback: () => void): void {}
 
   async jobClaim({ requests, completions = [] }: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult> {
+    const limited = requests.filter((request) => request.flow !== undefined && request.limit > 0);
+    const plain = await this.claimPlain(requests.filter((request) => request.flow === undefined), completions);
+    if (limited.length === 0) return plain;
+    // After the plain claim has committed its completions, so the limited claims count them as done.
+    this.assertOpen();
+    const flow = await claimWithLimits({ pool: this.pool, schema: this.schema, statements: this.statements, rows: (...args) => this.rows(...args) }, limited)
+      .catch((error: unknown) => {
+        throw wrap(error, "jobClaim");
+      });
+    return {
+      completed: plain.completed,
+      claimed: [...plain.claimed, ...flow.rows.map(toStoredJob)],
+      heldBack: [...(plain.heldBack ?? []), ...flow.heldBack],
+    };
+  }
+
+  /** Completions and claims of tasks without flow limits: one statement (completeAndClaim). */
+  private async claimPlain(requests: ClaimRequest[], completions: CompleteItem[]): Promise<ClaimResult> {
     // Requests for one name would each pick the same rows (a transaction does not skip its own locks): merge them.
     const byName = new Map<string, ClaimRequest>();
     for (const request of requests) {
@@ -216,7 +238,7 @@ export class PostgresStore implements Store {
     const merged = [...byName.values()];
     const valid = completions.filter((item) => isId(item.id));
     if (merged.length === 0 && valid.length === 0) return { completed: new Set(), claimed: [] };
-    const rows = await this.rows<JobRow & { completed_ids: string[] }>("jobClaim", this.statements.completeAndClaim, [
+    const rows = await this.rows<JobRow & { completed_ids: string[]; paused_names: string[] }>("jobClaim", this.statements.completeAndClaim, [
       merged.map((r) => r.name),
       merged.map((r) => r.limit),
       merged.map((r) => r.leaseMs),
@@ -229,6 +251,7 @@ export class PostgresStore implements Store {
     return {
       completed: new Set(rows[0]?.completed_ids ?? []),
       claimed: rows.filter((row) => row.id !== null).map(toStoredJob),
+      heldBack: (rows[0]?.paused_names ?? []).map((name) => ({ name, paused: true, retryInMs: null })),
     };
   }
 
@@ -313,6 +336,15 @@ export class PostgresStore implements Store {
     if (limit <= 0) return 0;
     const result = await this.query("jobDeleteFinished", this.statements.deleteFinished, [olderThanMs, limit]);
     return result.rowCount ?? 0;
+  }
+
+  async taskSetPaused({ name, paused }: { name: string; paused: boolean }): Promise<boolean> {
+    const statement = paused ? this.statements.pauseTask : this.statements.resumeTask;
+    return (await this.rows("taskSetPaused", statement, [toText(name), this.channel])).length > 0;
+  }
+
+  async taskListPaused(): Promise<string[]> {
+    return (await this.rows<{ name: string }>("taskListPaused", this.statements.listPaused, [])).map((row) => row.name);
   }
 
   async jobNextAvailableIn({ names }: { names: string[] }): Promise<number | null> {
@@ -444,8 +476,9 @@ type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number]
 const PREPARED = [
   "insertJob", "insertJobs", "insertUniqueJobs", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
+  "flowCounts", "flowCandidates", "flowClaim", "pauseTask", "resumeTask",
 ] as const;
-const UNPREPARED = ["countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs"] as const;
+const UNPREPARED = ["countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs", "listPaused"] as const;
 
 function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
   const statements = {} as Record<string, Statement>;

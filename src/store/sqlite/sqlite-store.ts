@@ -22,6 +22,7 @@ import type {
   CompleteItem,
   ExtendItem,
   FailParams,
+  HeldBack,
   ListParams,
   ListenParams,
   NewClaimedJob,
@@ -34,6 +35,7 @@ import type {
   StoreStats,
 } from "../store.js";
 import { scanDescending } from "../list-order.js";
+import { planLimitedClaim, recordStart } from "./flow-claim.js";
 import { applyMigrations, pendingMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
 
@@ -91,7 +93,7 @@ export class SqliteStore implements Store {
   private readonly lastInserted = new WeakMap<SqlTransaction, string>();
 
   /** Completions first, then claims: one write transaction, one commit (one fsync) for a worker's round. */
-  private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: SqliteJobRow[] }>;
+  private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: SqliteJobRow[]; heldBack: HeldBack[] }>;
   /** Applies one fenced statement per item; returns the ids it changed. */
   private readonly fencedTx: Database.Transaction<(sqlText: string, params: Array<Record<string, unknown>>) => Set<string>>;
   private readonly insertClaimedTx: Database.Transaction<(items: NewClaimedJob[]) => SqliteJobRow[]>;
@@ -128,15 +130,32 @@ export class SqliteStore implements Store {
       }
       const select = this.statement(this.db, sql.SELECT_CLAIMABLE).pluck();
       const claim = this.statement(this.db, sql.CLAIM_JOB);
+      const paused = this.statement(this.db, sql.IS_PAUSED);
       const rows: SqliteJobRow[] = [];
-      for (const { name, limit, leaseMs } of requests) {
+      const heldBack: HeldBack[] = [];
+      for (const request of requests) {
+        const { name, limit, leaseMs } = request;
         // LIMIT -1 means "no limit" to SQLite.
         if (!(limit > 0)) continue;
+        if (request.flow) {
+          const plan = planLimitedClaim((text) => this.statement(this.db, text), request, now);
+          if (plan.hold) heldBack.push({ name, ...plan.hold });
+          for (const id of plan.ids) {
+            const row = claim.get({ id, now, leaseMs, crashMessage: CRASH_MESSAGE, maxErrors: MAX_KEPT_ERRORS }) as SqliteJobRow;
+            recordStart((text) => this.statement(this.db, text), request, row.group_key ?? null, now);
+            rows.push(row);
+          }
+          continue;
+        }
+        if (paused.get(name) !== undefined) {
+          heldBack.push({ name, paused: true, retryInMs: null });
+          continue;
+        }
         for (const id of select.all({ name, now, limit }) as number[]) {
           rows.push(claim.get({ id, now, leaseMs, crashMessage: CRASH_MESSAGE, maxErrors: MAX_KEPT_ERRORS }) as SqliteJobRow);
         }
       }
-      return { completed, rows };
+      return { completed, rows, heldBack };
     });
 
     this.fencedTx = this.db.transaction((sqlText: string, params: Array<Record<string, unknown>>) => {
@@ -152,8 +171,13 @@ export class SqliteStore implements Store {
     this.insertClaimedTx = this.db.transaction((items: NewClaimedJob[]) => {
       const now = this.clock();
       const statement = this.statement(this.db, sql.INSERT_CLAIMED_JOB);
-      return items.map(({ job: { name, data, priority, label }, leaseMs }) =>
-        statement.get({ name, data, priority, label, leaseMs, now }) as SqliteJobRow);
+      const paused = this.statement(this.db, sql.IS_PAUSED);
+      // A job of a paused task is stored plainly enqueued (the caller sees it was not claimed).
+      const plain = this.statement(this.db, sql.INSERT_JOB);
+      return items.map(({ job: { name, data, priority, label, group = null }, leaseMs }) =>
+        (paused.get(name) === undefined
+          ? statement.get({ name, data, priority, label, group, leaseMs, now })
+          : plain.get({ name, data, priority, label, group, delayMs: 0, now })) as SqliteJobRow);
     });
 
     this.cancelManyTx = this.db.transaction((ids: string[], reason: string) => {
@@ -216,8 +240,8 @@ export class SqliteStore implements Store {
   jobClaim({ requests, completions = [] }: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult> {
     return this.settle("jobClaim", () => {
       if (completions.length === 0 && requests.length === 0) return { completed: new Set<string>(), claimed: [] };
-      const { completed, rows } = this.claimTx.immediate(completions, requests);
-      return { completed, claimed: rows.map(toStoredJob) };
+      const { completed, rows, heldBack } = this.claimTx.immediate(completions, requests);
+      return { completed, claimed: rows.map(toStoredJob), heldBack };
     });
   }
 
@@ -300,6 +324,15 @@ export class SqliteStore implements Store {
       const now = this.clock();
       return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff: now - olderThanMs, now, limit }).changes;
     });
+  }
+
+  taskSetPaused({ name, paused }: { name: string; paused: boolean }): Promise<boolean> {
+    return this.settle("taskSetPaused", () =>
+      this.statement(this.db, paused ? sql.PAUSE_TASK : sql.RESUME_TASK).run({ name, now: this.clock() }).changes > 0);
+  }
+
+  taskListPaused(): Promise<string[]> {
+    return this.settle("taskListPaused", () => this.statement(this.db, sql.LIST_PAUSED).pluck().all() as string[]);
   }
 
   jobNextAvailableIn({ names }: { names: string[] }): Promise<number | null> {
@@ -392,9 +425,9 @@ export class SqliteStore implements Store {
         const now = this.clock();
         const statement = this.statement(db, sql.INSERT_JOB);
         return jobs.map((job) => {
-          const { name, data, delayMs, priority, label } = job;
+          const { name, data, delayMs, priority, label, group = null } = job;
           if (label !== null) return this.insertUnique(db, job, now);
-          return { row: statement.get({ name, data, now, delayMs, priority, label }) as SqliteJobRow, duplicate: false };
+          return { row: statement.get({ name, data, now, delayMs, priority, label, group }) as SqliteJobRow, duplicate: false };
         });
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
@@ -418,7 +451,7 @@ export class SqliteStore implements Store {
       }
       if (jobs.length === 0) return [];
       rejectLabelledThroughOrm(tx, jobs);
-      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label })) };
+      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group })) };
       rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
     } catch (error) {
       if (error instanceof ValidationError) throw error;
@@ -478,7 +511,7 @@ export class SqliteStore implements Store {
     const isolationMs = job.isolationMs ?? 0;
     this.statement(db, sql.FREE_UNIQUE_KEY).run({ ...key, now, isolationMs });
     const params = { ...key, data: job.data, now, delayMs: job.delayMs, priority: job.priority };
-    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs }) as SqliteJobRow | undefined;
+    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs, group: job.group ?? null }) as SqliteJobRow | undefined;
     if (inserted !== undefined) return { row: inserted, duplicate: false };
     const replaced = job.replace === true ? this.statement(db, sql.REPLACE_STANDING).get(params) as SqliteJobRow | undefined : undefined;
     return { row: replaced ?? (this.statement(db, sql.GET_STANDING).get(key) as SqliteJobRow), duplicate: true };
