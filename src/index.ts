@@ -11,6 +11,8 @@ export {
 } from "./schema/task-definition.js";
 export type { StandardSchemaV1 } from "./schema/standard-schema.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
+export type { WaitOptions } from "./flow/waiters.js";
+export type { RetryFilter, DeleteFilter } from "./flow/dead-letters.js";
 export type { ListOptions, RescheduleOptions, BulkOptions } from "./admin.js";
 export type { JobFilter } from "./filter.js";
 export type { QueueStats, TaskStats } from "./stats.js";
@@ -24,7 +26,7 @@ export { fromPrisma, type PrismaTransactionLike } from "./tx/prisma.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
-  QueueClosedError, type HewnErrorCode,
+  QueueClosedError, JobNotFoundError, JobStateError, WaitTimeoutError, type HewnErrorCode,
 } from "./errors.js";
 export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError, EnqueuedJob } from "./job.js";
 export type { OnDuplicate } from "./unique/options.js";
