@@ -4,6 +4,8 @@
  */
 export { Queue } from "./queue.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
+export type { WaitOptions } from "./flow/waiters.js";
+export type { RetryFilter, DeleteFilter } from "./flow/dead-letters.js";
 export type { ListOptions, RescheduleOptions, BulkOptions } from "./admin.js";
 export type { JobFilter } from "./filter.js";
 export type { QueueStats, TaskStats } from "./stats.js";
@@ -17,7 +19,7 @@ export { fromPrisma, type PrismaTransactionLike } from "./tx/prisma.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
-  QueueClosedError, type HewnErrorCode,
+  QueueClosedError, JobNotFoundError, JobStateError, WaitTimeoutError, type HewnErrorCode,
 } from "./errors.js";
 export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError, EnqueuedJob } from "./job.js";
 export type { OnDuplicate } from "./unique/options.js";

@@ -104,7 +104,18 @@ export interface Job<Data = Json, Result = Json> {
   progress: number | null;
   /** The latest failed or crashed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
   errors: JobAttemptError[];
+  /**
+   * The state the handler last saved with `ctx.checkpoint(state)`, so a later attempt can resume where an
+   * earlier one stopped; null when none was saved. Cleared when the job completes.
+   */
+  checkpoint: Json | null;
 }
+
+/**
+ * `availableAt` of a job waiting for its parents (`after`): it never becomes available by itself; the
+ * transaction that completes its last parent sets it to the job's own place in line.
+ */
+export const WAITING_FOR_PARENTS_AT = Date.UTC(9999, 11, 31);
 
 /** What `enqueue` returns: the stored job, and whether this call stored it (see unique jobs, `label`). */
 export type EnqueuedJob<Data = Json> = Job<Data> & {

@@ -4,7 +4,9 @@
  */
 import { systemClock, type Clock } from "./clock.js";
 import { QueueClosedError, StoreError, ValidationError, coerceError } from "./errors.js";
-import { Admin, type BulkOptions, type ListOptions, type RescheduleOptions } from "./admin.js";
+import { Admin, checkId, type BulkOptions, type ListOptions, type RescheduleOptions } from "./admin.js";
+import { DeadLetters, type DeleteFilter, type RetryFilter } from "./flow/dead-letters.js";
+import { Waiters, type WaitOptions } from "./flow/waiters.js";
 import type { JobFilter } from "./filter.js";
 import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
@@ -139,6 +141,8 @@ export class Queue {
   readonly #removeAfter: number | undefined;
   readonly #enqueuer: Enqueuer;
   readonly #admin: Admin;
+  readonly #waiters: Waiters;
+  readonly #deadLetters: DeadLetters;
   /** The one clock of the queue's background services. */
   readonly #clock: Clock = systemClock;
   #worker: Worker | undefined;
@@ -159,6 +163,11 @@ export class Queue {
       onStored: (jobs) => this.#events.emit("job:enqueue", { jobs }),
       onCommitted: () => this.#worker?.wake(),
     });
+    this.#waiters = new Waiters({ store, report });
+    // This process's own finishes reach its waiters at once.
+    this.#events.on("job:complete", ({ job }) => this.#waiters.check(job.id));
+    this.#events.on("job:cancel", ({ job }) => this.#waiters.check(job.id));
+    this.#deadLetters = new DeadLetters({ store, onRetried: () => this.#worker?.wake() });
     this.#admin = new Admin({
       store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason), wake: () => this.#worker?.wake(),
     });
@@ -306,6 +315,7 @@ export class Queue {
       const given = checkOptionsObject(options, "options");
       const grace = given.grace === undefined ? DEFAULT_GRACE_MS : checkDuration(given.grace, "options.grace", { min: 0, max: MAX_DELAY_MS });
       try {
+        await this.#waiters.close();
         await this.#starting?.catch(() => undefined);
         await Promise.all(this.#services.map((service) => service.stop()));
         await this.#worker?.close(grace);
@@ -379,6 +389,55 @@ export class Queue {
   reschedule(id: string, options: RescheduleOptions): Promise<boolean> {
     this.#assertOpen("reschedule");
     return this.#admin.reschedule(id, options);
+  }
+
+  /**
+   * Waits until the job finishes, in whichever process runs it, and resolves with it once `completed`
+   * (its `result` included). Thousands of waiters cost one batched read and, on PostgreSQL, one listener
+   * (woken by NOTIFY when an awaited job finishes; polling is only the fallback). On SQLite, waiters poll
+   * the file, backing off while nothing finishes; this process's own finishes are seen at once.
+   * @throws JobCancelledError (with `job`) when it ends cancelled; JobNotFoundError at once for an id with
+   *   no job (or when the job is deleted meanwhile); WaitTimeoutError after `timeout`; the signal's reason
+   *   when `signal` aborts; QueueClosedError if the queue closes first. None of these changes the job.
+   */
+  waitFor<Data = Json, Result = Json>(id: string, options?: WaitOptions): Promise<Job<Data, Result>> {
+    this.#assertOpen("waitFor");
+    const checked = checkId(id);
+    const given = checkOptionsObject(options, "options");
+    checkKnownKeys(given, ["timeout", "signal"], "options");
+    const timeout = given.timeout === undefined ? undefined : checkDuration(given.timeout, "options.timeout", { min: 0 });
+    if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
+      throw new ValidationError("options.signal", "must be an AbortSignal");
+    }
+    return this.#waiters.wait(checked, { timeout, signal: given.signal }) as Promise<Job<Data, Result>>;
+  }
+
+  /**
+   * Sends a dead letter (a `cancelled` job) back to run again: status `enqueued`, available now (or waiting
+   * again for parents that have not completed), its crash count reset; `attempts`, `reason` and `errors`
+   * are kept as history (so `maxAttempts` still counts the earlier attempts).
+   * With a filter, sends back every cancelled job matching it and returns how many.
+   * @throws JobNotFoundError for an unknown id; JobStateError for a job that is not cancelled (live or completed).
+   */
+  retry<Data = Json, Result = Json>(id: string): Promise<Job<Data, Result>>;
+  retry(filter: RetryFilter): Promise<number>;
+  retry<Data = Json, Result = Json>(idOrFilter: string | RetryFilter): Promise<Job<Data, Result> | number> {
+    this.#assertOpen("retry");
+    if (typeof idOrFilter === "object" && idOrFilter !== null) return this.#deadLetters.retryMany(idOrFilter);
+    return this.#deadLetters.retryOne<Data, Result>(checkId(idOrFilter));
+  }
+
+  /**
+   * Deletes a finished job (cancelled or completed) for good. With a filter, deletes every finished job
+   * matching it (cancelled ones unless `status: "completed"`) and returns how many.
+   * @throws JobNotFoundError for an unknown id; JobStateError for a job that has not finished (cancel it first).
+   */
+  delete(id: string): Promise<void>;
+  delete(filter: DeleteFilter): Promise<number>;
+  delete(idOrFilter: string | DeleteFilter): Promise<void | number> {
+    this.#assertOpen("delete");
+    if (typeof idOrFilter === "object" && idOrFilter !== null) return this.#deadLetters.deleteMany(idOrFilter);
+    return this.#deadLetters.deleteOne(checkId(idOrFilter));
   }
 
   /**

@@ -36,6 +36,7 @@ export interface JobRow {
   priority: number | string;
   progress: number | null;
   errors: string;
+  checkpoint?: string | null;
 }
 
 /** The job a row holds. Never throws (see the module comment). */
@@ -59,6 +60,7 @@ export function toStoredJob(row: JobRow): StoredJob {
     priority: Number(row.priority),
     progress: row.progress === null ? null : Number(row.progress),
     errors: decodeErrors(row.errors),
+    checkpoint: row.checkpoint == null ? null : decodedOrNull(row.checkpoint),
   };
   const data = decode(row.data);
   if ("error" in data) job.dataError = `stored payload is not valid JSON: ${data.error}`;

@@ -53,6 +53,11 @@ export interface NewJob {
    * label become one job.
    */
   label: string | null;
+  /**
+   * The jobs it runs after (`after`): existing jobs by id, and jobs of the same insert by their index in
+   * it. Unknown ids and cancelled parents are `ValidationError`s on `after`. Absent: no parents.
+   */
+  after?: { ids: string[]; indexes: number[] };
   /** With a label: a job with it that completed less than this many ms ago still stands. Default 0. */
   isolationMs?: number;
   /** With a label: a standing job still enqueued and never started takes this item's data, delay and priority. */
@@ -327,6 +332,54 @@ export interface Store {
    */
   afterTransaction(tx: unknown, callback: () => void): void;
 
+  // ---- Composition: waiting, dead letters, dependencies, job-scoped transactions, checkpoints ----
+  //
+  // Dependencies: a job with parents that have not all completed is stored `enqueued` with `waitingParents`
+  // and `availableAt` = WAITING_FOR_PARENTS_AT, so claims pass it by without a clause of their own. Where it
+  // stands in line (enqueue time + delay) is kept like a claim's (`available_before_claim`). The write that
+  // completes a parent counts its children down in the same transaction and makes a child whose count
+  // reaches zero available at its place in line; the write that cancels a job (any cancel) cancels its
+  // waiting descendants, each with the reason "parent job <id> was cancelled". Every write that completes
+  // a job clears its checkpoint.
+
+  /**
+   * The jobs with these ids that exist, in no particular order. With `awaited`, each is also marked as
+   * waited for, so that where `capabilities.crossProcessWakeups` the write that finishes it notifies
+   * `listenFinished` listeners (the mark and the read are one statement, so no finish is missed between).
+   */
+  jobGetMany(params: { ids: string[]; awaited?: boolean }): Promise<StoredJob[]>;
+
+  /**
+   * Calls `onFinished(id)` when a job marked as awaited (see `jobGetMany`) completes or is cancelled in
+   * any process. Only where `capabilities.crossProcessWakeups`; a hint (notifications may be lost while
+   * reconnecting), so callers also poll. Resolves once listening; the returned function stops it.
+   */
+  listenFinished(params: { onFinished: (id: string) => void; onError: (error: Error) => void }): Promise<() => Promise<void>>;
+
+  /**
+   * Sends cancelled jobs back (dead letters re-run): status enqueued, available now (or waiting again for
+   * parents that have not completed), crash count reset, finishedAt cleared; attempts, reason and errors
+   * kept. Only jobs that are `cancelled` change. Returns those that did.
+   */
+  jobRetry(params: { ids: string[] }): Promise<StoredJob[]>;
+
+  /** Deletes finished (completed or cancelled) jobs; live ones are left alone. Returns the ids deleted. */
+  jobDelete(params: { ids: string[] }): Promise<Set<string>>;
+
+  /** The jobs `id` runs after, in id order (parents deleted by retention are missing). */
+  jobParents(params: { id: string }): Promise<StoredJob[]>;
+
+  /** Stores the handler's checkpoint (JSON text), fenced. False if the lease was lost. */
+  jobSetCheckpoint(params: AttemptRef & { checkpoint: string }): Promise<boolean>;
+
+  /**
+   * A job-scoped transaction: opens a transaction on a connection of the store's own (PostgreSQL: a pooled
+   * client after BEGIN; SQLite: the store's handle after BEGIN IMMEDIATE, and `fn` must be synchronous),
+   * runs `fn` with it, then completes the attempt `ref` (fenced) with `result(value)` as its result in the
+   * same transaction, and commits. If the fence finds the lease lost, everything is rolled back and `job`
+   * is null. Whatever `fn` or `result` throws rolls back and is rethrown as it is.
+   */
+  jobTransaction<T>(params: { ref: AttemptRef; fn: (tx: unknown) => T | Promise<T>; result: (value: T) => string }): Promise<{ value: T; job: StoredJob | null }>;
   /**
    * Everything an overview shows, in one call: counts per task and status, and the age of each task's
    * oldest ready job. Counting reads every row (finished ones included), so callers cache it.

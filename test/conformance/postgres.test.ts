@@ -11,6 +11,7 @@ import { apiSuite } from "./api-suite.js";
 import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { flowSuite } from "./flow-suite.js";
+import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -21,3 +22,4 @@ describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
 describe("postgres: flow control", { skip }, () => flowSuite(harness));
+describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));

@@ -29,6 +29,17 @@ export function channelName(schema: string): string {
 }
 
 /**
+ * The channel that tells waiters (`queue.waitFor`) that an awaited job finished; the payload is its id.
+ * Apart from the workers' channel, so finishes never wake fetch loops. The dot keeps it from colliding
+ * with any schema's `channelName` (schema names have no dots).
+ */
+export function finishedChannelName(schema: string): string {
+  const name = `hewn.finished.${schema}`;
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 54)}_${createHash("sha256").update(schema).digest("hex").slice(0, 8)}`;
+}
+
+/**
  * Runnable statuses, spelled exactly as in the partial indexes' predicates (migration 1) so the planner
  * can prove a query's filter implies the index predicate and use them.
  */
@@ -226,7 +237,7 @@ export const migration8 = (q: string) => `
 
 /** The columns of a job row, in the order the row mapper expects nothing of (it reads by name). */
 const JOB_COLUMNS = `id, name, data, status, created_at, available_at, started_at, ended_at, finished_at,
-  attempts, crashes, result, reason, label, group_key, priority, progress, errors`;
+  attempts, crashes, result, reason, label, group_key, priority, progress, errors, checkpoint`;
 
 /** The same, qualified by alias `t`, for UPDATE … FROM … RETURNING. */
 const T_JOB_COLUMNS = JOB_COLUMNS.split(",").map((column) => `t.${column.trim()}`).join(", ");
@@ -383,6 +394,7 @@ export const transactionStatus = "SELECT transaction_timestamp() <> statement_ti
  *   planner cannot see how few rows "LIMIT lim" yields and would otherwise hash-join a full table scan.
  * - The result has one row per claimed job, or a single row of NULL job columns when none was claimed;
  *   every row carries the ids whose completion was written.
+ * - Completions release waiting children and notify waiters (afterCompletion; $9, $10 the channels).
  */
 /**
  * The SET of a claim (alias `t`), shared by both claim statements: leased for `leaseMs`, attempts + 1, and
@@ -410,10 +422,10 @@ export const completeAndClaim = (q: string) => `
   WITH done AS (
     UPDATE ${q}.jobs AS t
     SET status = 'completed', result = ($6::text[])[array_position($4::bigint[], t.id)]::json, reason = NULL,
-        ended_at = now(), finished_at = now()
+        ended_at = now(), finished_at = now(), checkpoint = NULL
     WHERE t.id = ANY ($4::bigint[]) AND t.status = 'dequeued'
       AND t.attempts = ($5::int[])[array_position($4::bigint[], t.id)]
-    RETURNING t.id
+    RETURNING t.id, t.has_children, t.awaited
   ), req AS (
     SELECT * FROM unnest($1::text[], $2::int[], $3::float8[]) AS r(name, lim, lease_ms)
     WHERE NOT EXISTS (SELECT 1 FROM ${q}.paused AS p WHERE p.name = r.name)
@@ -450,7 +462,8 @@ export const completeAndClaim = (q: string) => `
     RETURNING ${T_JOB_COLUMNS}, picked.available_at AS claim_order
   ), completed AS (
     SELECT coalesce(array_agg(id), '{}') AS completed_ids,
-      (SELECT coalesce(array_agg(p.name), '{}') FROM ${q}.paused AS p WHERE p.name = ANY ($1::text[])) AS paused_names
+      (SELECT coalesce(array_agg(p.name), '{}') FROM ${q}.paused AS p WHERE p.name = ANY ($1::text[])) AS paused_names,
+      ${afterCompletion(q, "$9", "$10")}
     FROM done
   )
   SELECT completed.completed_ids::text[] AS completed_ids, completed.paused_names, claimed.*
@@ -466,12 +479,16 @@ export const completeAndClaim = (q: string) => `
 // chose a sequential scan or a nested loop re-running unnest for every row (measured: 45 ms, then
 // 31 ms, for 200 completions on a 20,000-row table; under 2 ms this way). Ids in a batch are distinct.
 
+/** $4, $5: the channels of afterCompletion. */
 export const completeJobs = (q: string) => `
-  UPDATE ${q}.jobs AS t
-  SET status = 'completed', result = ($3::text[])[array_position($1::bigint[], t.id)]::json, reason = NULL,
-      ended_at = now(), finished_at = now()
-  WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
-  RETURNING t.id`;
+  WITH done AS (
+    UPDATE ${q}.jobs AS t
+    SET status = 'completed', result = ($3::text[])[array_position($1::bigint[], t.id)]::json, reason = NULL,
+        ended_at = now(), finished_at = now(), checkpoint = NULL
+    WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
+    RETURNING t.id, t.has_children, t.awaited
+  )
+  SELECT id, ${afterCompletion(q, "$4", "$5")} FROM done`;
 
 export const failJob = (q: string) => `
   UPDATE ${q}.jobs
@@ -480,14 +497,20 @@ export const failJob = (q: string) => `
   WHERE id = $1 AND status = 'dequeued' AND attempts = $2
   RETURNING ${JOB_COLUMNS}`;
 
-/** Fenced when $2 (attempt) is given; an operator's cancel ($2 null) applies to any unfinished job. */
+/**
+ * Fenced when $2 (attempt) is given; an operator's cancel ($2 null) applies to any unfinished job.
+ * Its waiting descendants are cancelled in the same statement, and waiters told ($5 their channel).
+ */
 export const cancelJob = (q: string) => `
-  UPDATE ${q}.jobs
-  SET status = 'cancelled', reason = $3, errors = coalesce($4::json, errors), ended_at = now(), finished_at = now()
-  WHERE id = $1 AND (
-    ($2::int IS NULL AND status NOT IN ('completed', 'cancelled'))
-    OR (status = 'dequeued' AND attempts = $2::int))
-  RETURNING ${JOB_COLUMNS}`;
+  WITH cancelled AS (
+    UPDATE ${q}.jobs
+    SET status = 'cancelled', reason = $3, errors = coalesce($4::json, errors), ended_at = now(), finished_at = now()
+    WHERE id = $1 AND (
+      ($2::int IS NULL AND status NOT IN ('completed', 'cancelled'))
+      OR (status = 'dequeued' AND attempts = $2::int))
+    RETURNING ${JOB_COLUMNS}, has_children, awaited
+  )
+  SELECT cancelled.*, ${afterCancel(q, "$5")} FROM cancelled`;
 
 export const extendLeases = (q: string) => `
   UPDATE ${q}.jobs AS t
@@ -744,7 +767,11 @@ export const oldestReady = (q: string) => `
 export const rescheduleJob = (q: string) => `
   WITH moved AS (
     UPDATE ${q}.jobs
-    SET available_at = coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond')
+    SET available_at = CASE WHEN waiting_parents > 0 THEN available_at
+          ELSE coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond') END,
+        -- A job waiting for its parents (migration 6) keeps waiting: what moves is its place in line.
+        available_before_claim = CASE WHEN waiting_parents > 0
+          THEN coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond') ELSE available_before_claim END
     WHERE id = $1 AND status IN ('enqueued', 'failed')
     RETURNING ${JOB_COLUMNS}
   )
@@ -753,10 +780,170 @@ export const rescheduleJob = (q: string) => `
 
 /** An operator's cancel of many jobs: any not finished yet, whoever holds them (as cancelJob with no attempt). */
 export const cancelJobs = (q: string) => `
-  UPDATE ${q}.jobs
-  SET status = 'cancelled', reason = $2, ended_at = now(), finished_at = now()
-  WHERE id = ANY ($1::bigint[]) AND status NOT IN ('completed', 'cancelled')
-  RETURNING ${JOB_COLUMNS}`;
+  WITH cancelled AS (
+    UPDATE ${q}.jobs
+    SET status = 'cancelled', reason = $2, ended_at = now(), finished_at = now()
+    WHERE id = ANY ($1::bigint[]) AND status NOT IN ('completed', 'cancelled')
+    RETURNING ${JOB_COLUMNS}, has_children, awaited
+  )
+  SELECT cancelled.*, ${afterCancel(q, "$3")} FROM cancelled`;
 
 /** Quoted, since channelName() may produce anything an identifier allows. */
 export const listen = (channel: string) => `LISTEN ${quoteIdent(channel)}`;
+
+// ---------------------------------------------------------------------------------------------------
+// Composition (migration 6): waiting for jobs, dependencies, dead letters, checkpoints
+
+/**
+ * Migration 6.
+ * - `checkpoint`: the state a handler saved with `ctx.checkpoint`, for the next attempt.
+ * - `waiting_parents`: how many parents have not completed yet (see the Store seam on dependencies).
+ * - `has_children`: set (under the parent's row lock) by every insert or retry of a child, so the hot
+ *   completion statements look for children only when there are some.
+ * - `awaited`: set by `waitFor`, so only finishes someone waits for send a NOTIFY.
+ * - `job_parents`: one row per edge, keyed by child (`ctx.parents()`), indexed by parent.
+ * - release_children / cancel_descendants run inside the statement that completes or cancels parents.
+ *   They are VOLATILE functions on purpose: each of their queries takes a fresh snapshot, so they see a
+ *   child committed by a transaction that held the parent's row lock while this statement waited for
+ *   it (the statement's own snapshot predates that commit). With the child side locking its parents
+ *   first, either the child sees the parent finished, or the parent's statement sees the child: an edge
+ *   is never missed. STRICT: with no parents (NULL array) they are not even called.
+ */
+export const migration6 = (q: string) => `
+  ALTER TABLE ${q}.jobs
+    ADD COLUMN checkpoint json,
+    ADD COLUMN waiting_parents int NOT NULL DEFAULT 0,
+    ADD COLUMN has_children boolean NOT NULL DEFAULT false,
+    ADD COLUMN awaited boolean NOT NULL DEFAULT false;
+
+  CREATE TABLE ${q}.job_parents (
+    child_id bigint NOT NULL REFERENCES ${q}.jobs (id) ON DELETE CASCADE,
+    parent_id bigint NOT NULL REFERENCES ${q}.jobs (id) ON DELETE CASCADE,
+    PRIMARY KEY (child_id, parent_id)
+  );
+  CREATE INDEX job_parents_parent_idx ON ${q}.job_parents (parent_id);
+
+  -- Children of completed parents count down; one whose last parent this was takes its place in line
+  -- (enqueue time + delay, kept in available_before_claim), and workers of its name are woken.
+  CREATE FUNCTION ${q}.release_children(parent_ids bigint[], channel text) RETURNS bigint
+  LANGUAGE sql VOLATILE STRICT AS $fn$
+    WITH counts AS (
+      SELECT child_id, count(*)::int AS n FROM ${q}.job_parents WHERE parent_id = ANY (parent_ids) GROUP BY child_id
+    ), released AS (
+      UPDATE ${q}.jobs AS c
+      SET waiting_parents = c.waiting_parents - counts.n,
+          available_at = CASE WHEN c.waiting_parents <= counts.n THEN coalesce(c.available_before_claim, now()) ELSE c.available_at END
+      FROM counts
+      WHERE c.id = counts.child_id AND c.status = 'enqueued' AND c.waiting_parents > 0
+      RETURNING c.name, c.available_at
+    )
+    SELECT count(pg_notify(channel, name)) FROM (SELECT DISTINCT name FROM released WHERE available_at <= now()) AS ready
+  $fn$;
+
+  -- Every waiting descendant of cancelled jobs is cancelled, its reason naming the parent through which
+  -- the cancel reached it; waiters are told.
+  CREATE FUNCTION ${q}.cancel_descendants(parent_ids bigint[], finished_channel text) RETURNS bigint
+  LANGUAGE sql VOLATILE STRICT AS $fn$
+    WITH RECURSIVE descendant(id, via) AS (
+      SELECT child_id, parent_id FROM ${q}.job_parents WHERE parent_id = ANY (parent_ids)
+      UNION
+      SELECT p.child_id, p.parent_id FROM ${q}.job_parents AS p JOIN descendant AS d ON p.parent_id = d.id
+    ), first_via AS (
+      SELECT id, min(via) AS via FROM descendant GROUP BY id
+    ), cancelled AS (
+      UPDATE ${q}.jobs AS t
+      SET status = 'cancelled', reason = 'parent job ' || first_via.via || ' was cancelled', ended_at = now(), finished_at = now()
+      FROM first_via
+      WHERE t.id = first_via.id AND t.status = 'enqueued' AND t.waiting_parents > 0
+      RETURNING t.id, t.awaited
+    )
+    SELECT count(pg_notify(finished_channel, id::text)) FROM cancelled WHERE awaited
+  $fn$;
+`;
+
+/**
+ * What every statement that cancels jobs does next, in the same statement (it reads the CTE "cancelled",
+ * with columns id, has_children, awaited): tell waiters and cancel waiting descendants (`fch`: the
+ * finished channel).
+ */
+function afterCancel(q: string, fch: string): string {
+  return `(SELECT count(pg_notify(${fch}, id::text)) FROM cancelled WHERE awaited) AS notified,
+    (SELECT ${q}.cancel_descendants(array_agg(id), ${fch}) FROM cancelled WHERE has_children) AS descendants`;
+}
+
+/**
+ * What every statement that completes jobs does next, in the same statement (it reads the CTE "done",
+ * with columns id, has_children, awaited): release the children (`ch`: the workers' channel) and tell
+ * waiters (`fch`: the finished channel). Subqueries of the statement's SELECT, so they always run.
+ */
+function afterCompletion(q: string, ch: string, fch: string): string {
+  return `(SELECT ${q}.release_children(array_agg(id), ${ch}) FROM done WHERE has_children) AS released,
+    (SELECT count(pg_notify(${fch}, id::text)) FROM done WHERE awaited) AS notified`;
+}
+
+/** Marks jobs as awaited (their finish will NOTIFY) and reads them, in one statement: no finish slips between. */
+export const awaitJobs = (q: string) => `
+  UPDATE ${q}.jobs SET awaited = true WHERE id = ANY ($1::bigint[]) RETURNING ${JOB_COLUMNS}`;
+
+export const getJobs = (q: string) => `SELECT ${JOB_COLUMNS} FROM ${q}.jobs WHERE id = ANY ($1::bigint[])`;
+
+/**
+ * Locks the parents named by new or retried children (the row lock a completion or cancel of the parent
+ * also takes) and flags them, returning their status as of the lock. See migration 6 for why.
+ */
+export const lockParents = (q: string) => `
+  UPDATE ${q}.jobs SET has_children = true WHERE id = ANY ($1::bigint[]) RETURNING id, status`;
+
+/** The parents of children being retried, locked and flagged likewise. */
+export const lockParentsOf = (q: string) => `
+  UPDATE ${q}.jobs SET has_children = true
+  WHERE id IN (SELECT parent_id FROM ${q}.job_parents WHERE child_id = ANY ($1::bigint[]))
+  RETURNING id`;
+
+export const insertParentLinks = (q: string) => `
+  INSERT INTO ${q}.job_parents (child_id, parent_id)
+  SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`;
+
+/** New children with parents still to complete wait ($3: the waiting time), keeping their place in line. */
+export const makeWaiting = (q: string) => `
+  UPDATE ${q}.jobs AS t
+  SET waiting_parents = w.n, available_before_claim = t.available_at, available_at = $3::timestamptz
+  FROM unnest($1::bigint[], $2::int[]) AS w(id, n)
+  WHERE t.id = w.id
+  RETURNING ${T_JOB_COLUMNS}`;
+
+/**
+ * Dead letters back in line (only while cancelled, so no worker holds them: every outcome write is fenced
+ * on dequeued). finishedAt is cleared so retention leaves them alone; parents that have not completed
+ * make the job wait again ($2: the waiting time). Workers are woken ($3).
+ */
+export const retryJobs = (q: string) => `
+  WITH unfinished AS (
+    SELECT p.child_id, count(*)::int AS n
+    FROM ${q}.job_parents AS p JOIN ${q}.jobs AS j ON j.id = p.parent_id
+    WHERE p.child_id = ANY ($1::bigint[]) AND j.status <> 'completed'
+    GROUP BY p.child_id
+  ), retried AS (
+    UPDATE ${q}.jobs AS t
+    SET status = 'enqueued', crashes = 0, finished_at = NULL, available_before_claim = now(),
+        waiting_parents = coalesce(u.n, 0),
+        available_at = CASE WHEN coalesce(u.n, 0) > 0 THEN $2::timestamptz ELSE now() END
+    FROM unnest($1::bigint[]) AS ids(id) LEFT JOIN unfinished AS u ON u.child_id = ids.id
+    WHERE t.id = ids.id AND t.status = 'cancelled'
+    RETURNING ${T_JOB_COLUMNS}, t.waiting_parents
+  )
+  SELECT retried.*,
+    (SELECT count(pg_notify($3, name)) FROM (SELECT DISTINCT name FROM retried WHERE waiting_parents = 0) AS ready) AS notified
+  FROM retried`;
+
+export const deleteJobs = (q: string) => `
+  DELETE FROM ${q}.jobs WHERE id = ANY ($1::bigint[]) AND status IN ('completed', 'cancelled') RETURNING id`;
+
+export const parentsOf = (q: string) => `
+  SELECT ${JOB_COLUMNS} FROM ${q}.jobs
+  WHERE id IN (SELECT parent_id FROM ${q}.job_parents WHERE child_id = $1)
+  ORDER BY id`;
+
+export const setCheckpoint = (q: string) => `
+  UPDATE ${q}.jobs SET checkpoint = $3::json
+  WHERE id = $1 AND status = 'dequeued' AND attempts = $2`;

@@ -291,7 +291,7 @@ const FENCE = "id = @id AND status = 'dequeued' AND attempts = @attempt";
 
 export const COMPLETE_JOB = `
 UPDATE hewn_jobs
-SET status = 'completed', result = @result, reason = NULL, ended_at = @now, finished_at = @now
+SET status = 'completed', result = @result, reason = NULL, ended_at = @now, finished_at = @now, checkpoint = NULL
 WHERE ${FENCE}`;
 
 export const FAIL_JOB = `
@@ -388,6 +388,89 @@ SELECT MIN(at) FROM (
   UNION ALL
   SELECT MIN(available_at) FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority <> 0)`;
 
+// ---- Composition (migration 6): dependencies, dead letters, checkpoints -----------------------------
+
+/**
+ * Migration 6.
+ * - `checkpoint`: the state a handler saved with `ctx.checkpoint`, for the next attempt.
+ * - `waiting_parents`: how many of the job's parents have not completed yet (0 for most jobs).
+ * - `hewn_job_parents`: one row per dependency edge. Keyed by child (a child's parents, `ctx.parents()`),
+ *   indexed by parent: completing or cancelling a parent finds its children with one seek, and a job
+ *   with no children costs one empty seek. Edges go with either job when it is deleted (retention).
+ */
+export const MIGRATION_6_COMPOSITION = `
+ALTER TABLE hewn_jobs ADD COLUMN checkpoint TEXT;
+ALTER TABLE hewn_jobs ADD COLUMN waiting_parents INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE hewn_job_parents (
+  child_id INTEGER NOT NULL REFERENCES hewn_jobs (id) ON DELETE CASCADE,
+  parent_id INTEGER NOT NULL REFERENCES hewn_jobs (id) ON DELETE CASCADE,
+  PRIMARY KEY (child_id, parent_id)
+) WITHOUT ROWID;
+CREATE INDEX hewn_job_parents_parent ON hewn_job_parents (parent_id, child_id);
+`;
+
+/** Ids as a JSON array bound as one parameter: any number of them, one statement. */
+export const GET_JOBS = "SELECT * FROM hewn_jobs WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(@ids))";
+
+/**
+ * Run right after a parent completed, in the same transaction: its waiting children count down, and one
+ * whose last parent this was takes its place in line (enqueue time + delay, kept in available_before_claim).
+ */
+export const RELEASE_CHILDREN = `
+UPDATE hewn_jobs
+SET waiting_parents = waiting_parents - 1,
+    available_at = CASE WHEN waiting_parents = 1 THEN COALESCE(available_before_claim, @now) ELSE available_at END
+WHERE id IN (SELECT child_id FROM hewn_job_parents WHERE parent_id = @id) AND status = 'enqueued' AND waiting_parents > 0`;
+
+/**
+ * Run right after a job was cancelled, in the same transaction: every descendant still waiting is
+ * cancelled, its reason naming the parent through which the cancel reached it.
+ */
+export const CANCEL_DESCENDANTS = `
+WITH RECURSIVE descendant(id, via) AS (
+  SELECT child_id, parent_id FROM hewn_job_parents WHERE parent_id = @id
+  UNION
+  SELECT p.child_id, p.parent_id FROM hewn_job_parents AS p JOIN descendant AS d ON p.parent_id = d.id
+)
+UPDATE hewn_jobs
+SET status = 'cancelled', ended_at = @now, finished_at = @now,
+    reason = 'parent job ' || (SELECT MIN(via) FROM descendant WHERE descendant.id = hewn_jobs.id) || ' was cancelled'
+WHERE id IN (SELECT id FROM descendant) AND status = 'enqueued' AND waiting_parents > 0`;
+
+/** A parent named by `after`, as a new child sees it (inside the insert's transaction). */
+export const PARENT_STATUS = "SELECT status FROM hewn_jobs WHERE id = ?";
+
+export const INSERT_PARENT_LINK = "INSERT OR IGNORE INTO hewn_job_parents (child_id, parent_id) VALUES (?, ?)";
+
+/** A new child with parents still to complete: it waits, keeping where it would stand in line. */
+export const MAKE_WAITING = `
+UPDATE hewn_jobs SET waiting_parents = @waiting, available_before_claim = available_at, available_at = @waitingAt
+WHERE id = @id RETURNING *`;
+
+/** Parents not completed yet, of the job being retried (UNFINISHED_PARENTS is used twice below). */
+const UNFINISHED_PARENTS = `(SELECT COUNT(*) FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.parent_id
+  WHERE p.child_id = hewn_jobs.id AND j.status <> 'completed')`;
+
+/**
+ * A dead letter back in line: only while `cancelled` (so no worker can hold it: the fence of every
+ * outcome write wants `dequeued`). finished_at is cleared so retention leaves it alone.
+ */
+export const RETRY_JOB = `
+UPDATE hewn_jobs
+SET status = 'enqueued', crashes = 0, finished_at = NULL, available_before_claim = @now,
+    waiting_parents = ${UNFINISHED_PARENTS},
+    available_at = CASE WHEN ${UNFINISHED_PARENTS} > 0 THEN @waitingAt ELSE @now END
+WHERE id = @id AND status = 'cancelled'
+RETURNING *`;
+
+export const DELETE_FINISHED_JOB = "DELETE FROM hewn_jobs WHERE id = @id AND status IN ('completed', 'cancelled')";
+
+export const GET_PARENTS = `
+SELECT j.* FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.parent_id
+WHERE p.child_id = ? ORDER BY j.id`;
+
+export const SET_CHECKPOINT = `UPDATE hewn_jobs SET checkpoint = @checkpoint WHERE ${FENCE}`;
+
 // ---- Flow control (docs/flow-control.md) -----------------------------------------------------------
 // Every claim runs inside BEGIN IMMEDIATE: the file's single writer lock already serialises claims across
 // processes, so what a limited claim counts cannot change before it commits. No lock of our own.
@@ -461,6 +544,9 @@ export const COUNT_JOBS_BY_NAME = "SELECT name, status, COUNT(*) AS n FROM hewn_
 
 /** An operator's reschedule: only a job that waits (enqueued, or failed awaiting its retry) moves. */
 export const RESCHEDULE_JOB = `
-UPDATE hewn_jobs SET available_at = @at
+UPDATE hewn_jobs
+SET available_at = CASE WHEN waiting_parents > 0 THEN available_at ELSE @at END,
+    -- A job waiting for its parents (migration 6) keeps waiting: what moves is its place in line.
+    available_before_claim = CASE WHEN waiting_parents > 0 THEN @at ELSE available_before_claim END
 WHERE id = @id AND status IN ('enqueued', 'failed')
 RETURNING *`;
