@@ -10,6 +10,7 @@ import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
+import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
 import { waitSuite } from "./wait-suite.js";
 
@@ -21,5 +22,6 @@ describe("postgres: validation", { skip }, () => validationSuite(harness));
 describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
+describe("postgres: schemas", { skip }, () => schemaSuite(harness));
 describe("postgres: flow control", { skip }, () => flowSuite(harness));
 describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));
