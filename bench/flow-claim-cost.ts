@@ -3,7 +3,7 @@
  * `Store.jobClaim` call (one job, as a worker with one free slot asks), median over many calls, on a
  * backlog of ready jobs. Not part of `npm run bench` (which compares hewn with its peers); run it alone:
  *
- *   node --import tsx bench/flow-claim-cost.ts [--jobs 10000] [--claims 400]
+ *   node --import tsx bench/flow-claim-cost.ts [--jobs 10000] [--claims 400] [--only "2 groups"]
  *
  * Prints one line per store and case. docs/flow-control.md quotes its output.
  */
@@ -14,7 +14,9 @@ import type { StoreHarness } from "../test/harness/harness.js";
 import type { FlowLimits } from "../src/flow/limits.js";
 import type { NewJob, Store } from "../src/store/store.js";
 
-const { values } = parseArgs({ options: { jobs: { type: "string", default: "10000" }, claims: { type: "string", default: "400" } } });
+const { values } = parseArgs({
+  options: { jobs: { type: "string", default: "10000" }, claims: { type: "string", default: "400" }, only: { type: "string" } },
+});
 const JOBS = Number(values.jobs);
 const CLAIMS = Number(values.claims);
 
@@ -29,6 +31,7 @@ const CASES: Case[] = [
   { label: "unlimited", groups: 0 },
   { label: "concurrency 1000", flow: { concurrency: 1000 }, groups: 0 },
   { label: "rateLimit 1e6/60 s", flow: { rateLimit: { limit: 1_000_000, per: 60_000, byGroup: false } }, groups: 0 },
+  { label: "groupConcurrency, 2 groups", flow: { groupConcurrency: 1000 }, groups: 2 },
   { label: "groupConcurrency, 10 groups", flow: { groupConcurrency: 1000 }, groups: 10 },
   { label: "groupConcurrency, 1000 groups", flow: { groupConcurrency: 1000 }, groups: 1000 },
 ];
@@ -56,7 +59,7 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
     console.log(`${harness.kind}: skipped (${skip})`);
     continue;
   }
-  for (const c of CASES) {
+  for (const c of CASES.filter((each) => values.only === undefined || each.label.includes(values.only))) {
     const loc = await harness.fresh();
     try {
       const store = await loc.openStore();

@@ -60,19 +60,37 @@ export function flowRoom(limits: FlowLimits, want: number, counts: FlowCounts): 
 }
 
 /** Picks up to `room` candidates (in their order), skipping groups whose own limits are reached. */
-export function pickCandidates<Id>(limits: FlowLimits, room: number, counts: FlowCounts, candidates: ReadonlyArray<Candidate<Id>>): Id[] {
-  const picked: Id[] = [];
+export function pickCandidates<C extends Candidate<unknown>>(limits: FlowLimits, room: number, counts: FlowCounts, candidates: ReadonlyArray<C>): C[] {
+  const picked: C[] = [];
   const taken = new Map<string | null, number>();
   const rateByGroup = limits.rateLimit?.byGroup ? limits.rateLimit.limit : undefined;
-  for (const { id, group } of candidates) {
+  for (const candidate of candidates) {
     if (picked.length >= room) break;
+    const { group } = candidate;
     const more = (taken.get(group) ?? 0) + 1;
     if (limits.groupConcurrency !== undefined && (counts.running.get(group) ?? 0) + more > limits.groupConcurrency) continue;
     if (rateByGroup !== undefined && (counts.starts.get(group) ?? 0) + more > rateByGroup) continue;
     taken.set(group, more);
-    picked.push(id);
+    picked.push(candidate);
   }
   return picked;
+}
+
+/**
+ * Whether the task's ungrouped jobs of priority 0 must be read for this claim. The stores read them
+ * apart, and only when needed: no index holds them apart from every other task's jobs, so finding them
+ * means reading past every grouped due job of the task. They are needed unless the picks made without
+ * them fill the room and all come before the ungrouped group's first job would: a higher priority, or
+ * priority 0 as their group's first job, of a group whose turn came no later than the ungrouped group's
+ * (`ungroupedTurn`; null if it never had one, and then it comes first). The stores give the ungrouped
+ * group its turn when they read it and find nothing, so it is read about once per round of the groups.
+ */
+export function needsUngrouped(room: number, picked: ReadonlyArray<RankedCandidate<unknown>>, ungroupedTurn: number | null): boolean {
+  const last = picked.at(-1);
+  if (last === undefined || picked.length < room) return true;
+  if (last.priority !== 0) return last.priority < 0;
+  if (last.rank > 1 || ungroupedTurn === null) return true;
+  return last.turn !== null && last.turn > ungroupedTurn;
 }
 
 /**
@@ -108,17 +126,74 @@ export interface CandidateRow<Id> extends Candidate<Id> {
  * id. Each group's rows must arrive in that group's claim order (priority, availableAt, id), as the
  * stores' queries return them.
  */
-export function orderCandidates<Id>(rows: ReadonlyArray<CandidateRow<Id>>): Array<Candidate<Id>> {
+export function orderCandidates<Id>(rows: ReadonlyArray<CandidateRow<Id>>): Array<RankedCandidate<Id>> {
   const seen = new Map<string, number>();
   const ranked = rows.map((row) => {
     const key = `${row.priority}\u0000${row.group ?? "\u0000"}`;
     const rank = (seen.get(key) ?? 0) + 1;
     seen.set(key, rank);
-    return { row, rank };
+    return { ...row, rank };
   });
-  ranked.sort((a, b) =>
-    b.row.priority - a.row.priority || a.rank - b.rank || (a.row.turn ?? -Infinity) - (b.row.turn ?? -Infinity)
-    || a.row.availableAt - b.row.availableAt
-    || (a.row.order < b.row.order ? -1 : a.row.order > b.row.order ? 1 : 0));
-  return ranked.map(({ row }) => ({ id: row.id, group: row.group }));
+  return ranked.sort((a, b) =>
+    b.priority - a.priority || a.rank - b.rank || (a.turn ?? -Infinity) - (b.turn ?? -Infinity)
+    || a.availableAt - b.availableAt
+    || (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+}
+
+/** A candidate with its rank within its group and priority (1 for the group's first). */
+export interface RankedCandidate<Id> extends CandidateRow<Id> {
+  rank: number;
+}
+
+/**
+ * The whole decision of one limited claim, fed by the store's reads in this order: `counted` (returns the
+ * room; the store reads nothing more when it is 0), `read` with the candidates (grouped ones, and
+ * ungrouped ones of non-zero priority, up to `room` per group; returns whether the ungrouped ones of
+ * priority 0 are needed, see {@link needsUngrouped}), then, if so, `read` again with those. The store
+ * then claims `picked` (in that order) and, when `passTurn`, records the ungrouped group's turn as taken
+ * (it was read and had nothing due).
+ */
+export class ClaimPlanner<Id> {
+  readonly #limits: FlowLimits;
+  readonly #want: number;
+  #counts: FlowCounts = { paused: false, running: new Map(), starts: new Map(), windowFreesInMs: null };
+  #ungroupedTurn: number | null = null;
+  #room = 0;
+  #rows: Array<CandidateRow<Id>> = [];
+  #picked: Array<RankedCandidate<Id>> = [];
+  #readUngrouped = false;
+  passTurn = false;
+
+  constructor(limits: FlowLimits, want: number) {
+    this.#limits = limits;
+    this.#want = want;
+  }
+
+  /** What the store counted; returns the room (how many jobs the task-wide limits allow now). */
+  counted(counts: FlowCounts, ungroupedTurn: number | null): number {
+    this.#counts = counts;
+    this.#ungroupedTurn = ungroupedTurn;
+    this.#room = flowRoom(this.#limits, this.#want, counts);
+    return this.#room;
+  }
+
+  /** Candidates read; returns true if the ungrouped ones of priority 0 must be read too (then pass them here). */
+  read(rows: ReadonlyArray<CandidateRow<Id>>): boolean {
+    const ungrouped = this.#readUngrouped;
+    this.#readUngrouped = true;
+    if (ungrouped && rows.length === 0) this.passTurn = true;
+    this.#rows.push(...rows);
+    this.#picked = pickCandidates(this.#limits, this.#room, this.#counts, orderCandidates(this.#rows));
+    return !ungrouped && needsUngrouped(this.#room, this.#picked, this.#ungroupedTurn);
+  }
+
+  /** The jobs to claim, in claim order. */
+  get picked(): Id[] {
+    return this.#picked.map((row) => row.id);
+  }
+
+  /** Whether the limits held due jobs back, once the reads are done. */
+  get hold(): Hold | undefined {
+    return holdOf(this.#limits, this.#want, this.#counts, this.#room, this.#rows.length, this.#picked.length);
+  }
 }

@@ -86,6 +86,25 @@ export function flowSuite(harness: StoreHarness): void {
     assert.deepEqual((await claimLimited(store, "a", 8, { concurrency: 100 })).claimed.map((job) => job.id), [a4]);
   });
 
+  test("claims of one job at a time rotate across groups, jobs without a group taking their turn too", async (t) => {
+    const { store } = await fresh(t);
+    await store.jobInsertMany({ jobs: [
+      ...Array.from({ length: 20 }, () => newJob("a", { group: "A" })),
+      ...Array.from({ length: 20 }, () => newJob("a", { group: "B" })),
+    ] });
+    const taken: Array<string | null> = [];
+    for (let i = 0; i < 9; i++) {
+      if (i === 2) await store.jobInsertMany({ jobs: [newJob("a"), newJob("a")] }); // late, and without a group
+      const { claimed } = await claimLimited(store, "a", 1, { concurrency: 100 });
+      assert.equal(claimed.length, 1);
+      taken.push(claimed[0]!.group);
+      await store.jobCompleteMany({ items: claimed.map((job) => ({ id: job.id, attempt: 1, result: "null" })) });
+    }
+    assert.deepEqual(taken.slice(0, 2).sort(), ["A", "B"]);
+    assert.equal(taken.filter((group) => group === null).length, 2, `the ungrouped jobs got their turns: ${taken.join(",")}`);
+    for (let i = 1; i < taken.length; i++) assert.notEqual(taken[i], taken[i - 1], `a group took two turns in a row: ${taken.join(",")}`);
+  });
+
   test("groupConcurrency limits each group apart; other groups still run", async (t) => {
     const { store } = await fresh(t);
     await store.jobInsertMany({ jobs: [newJob("a", { group: "x" }), newJob("a", { group: "x" }), newJob("a", { group: "y" }), newJob("a", { group: "x" })] });

@@ -8,7 +8,7 @@
  */
 import type pg from "pg";
 import { CRASH_MESSAGE, MAX_KEPT_ERRORS } from "../../job.js";
-import { flowRoom, holdOf, orderCandidates, pickCandidates, type FlowCounts } from "../../flow/plan.js";
+import { ClaimPlanner, type FlowCounts } from "../../flow/plan.js";
 import type { JobRow } from "../row.js";
 import type { ClaimRequest, HeldBack } from "../store.js";
 import * as sql from "./sql.js";
@@ -22,7 +22,7 @@ export interface FlowStatement {
 export interface FlowClaimDeps {
   readonly pool: pg.Pool;
   readonly schema: string;
-  readonly statements: Record<"flowCounts" | "flowCandidates" | "flowClaim", FlowStatement>;
+  readonly statements: Record<"flowCounts" | "flowCandidates" | "flowUngrouped" | "flowPassTurn" | "flowClaim", FlowStatement>;
   /** Runs a statement on `client` the store's way (type parsers, error wrapping) and returns its rows. */
   rows<R>(operation: string, statement: FlowStatement, values: unknown[], client: pg.PoolClient): Promise<R[]>;
 }
@@ -30,10 +30,10 @@ export interface FlowClaimDeps {
 const LOCK: FlowStatement = { text: sql.lockFlow, name: "hewn_lock_flow" };
 
 interface CountRow {
-  kind: "r" | "s" | "p";
+  kind: "r" | "s" | "p" | "t";
   group_key: string | null;
   n: number;
-  frees_in_ms: number | null;
+  value: number | null;
 }
 
 interface CandidateDbRow {
@@ -41,7 +41,8 @@ interface CandidateDbRow {
   group_key: string | null;
   priority: number;
   available_us: number;
-  turn_us: number | null;
+  /** Absent from flowUngrouped's rows. */
+  turn_us?: number | null;
 }
 
 /** Claims what the limits of each request allow, in one transaction; the rows come in claim order per request. */
@@ -74,33 +75,36 @@ export async function claimWithLimits(deps: FlowClaimDeps, requests: ClaimReques
 async function claimOne(deps: FlowClaimDeps, client: pg.PoolClient, request: ClaimRequest) {
   const limits = request.flow ?? {};
   const rate = limits.rateLimit;
-  await deps.rows("jobClaim (flow lock)", LOCK, [sql.flowLockKey(deps.schema, request.name)], client);
-  const counted = await deps.rows<CountRow>("jobClaim (flow counts)", deps.statements.flowCounts, [request.name, rate?.per ?? null], client);
+  const { name } = request;
+  const rows = <R>(operation: string, statement: FlowStatement, values: unknown[]) => deps.rows<R>(`jobClaim (${operation})`, statement, values, client);
+  await rows("flow lock", LOCK, [sql.flowLockKey(deps.schema, name)]);
   const counts: FlowCounts = { paused: false, running: new Map(), starts: new Map(), windowFreesInMs: null };
-  for (const row of counted) {
+  let ungroupedTurn: number | null = null;
+  for (const row of await rows<CountRow>("flow counts", deps.statements.flowCounts, [name, rate?.per ?? null])) {
     if (row.kind === "p") counts.paused = true;
+    else if (row.kind === "t") ungroupedTurn = row.value;
     else if (row.kind === "r") (counts.running as Map<string | null, number>).set(row.group_key, row.n);
     else {
       (counts.starts as Map<string | null, number>).set(row.group_key, row.n);
-      if (row.frees_in_ms !== null) counts.windowFreesInMs = Math.min(counts.windowFreesInMs ?? Infinity, row.frees_in_ms);
+      if (row.value !== null) counts.windowFreesInMs = Math.min(counts.windowFreesInMs ?? Infinity, row.value);
     }
   }
-  const room = flowRoom(limits, request.limit, counts);
-  let seen = 0;
+  const plan = new ClaimPlanner<string>(limits, request.limit);
+  const room = plan.counted(counts, ungroupedTurn);
+  const candidates = (list: CandidateDbRow[]) => list.map((row) => ({
+    id: row.id, group: row.group_key, priority: row.priority, availableAt: row.available_us, order: BigInt(row.id),
+    turn: row.group_key === null ? ungroupedTurn : row.turn_us ?? null,
+  }));
+  if (room > 0 && plan.read(candidates(await rows<CandidateDbRow>("flow candidates", deps.statements.flowCandidates, [name, room])))) {
+    plan.read(candidates(await rows<CandidateDbRow>("flow ungrouped", deps.statements.flowUngrouped, [name, room])));
+  }
+  if (plan.passTurn) await rows("flow turn", deps.statements.flowPassTurn, [name]);
+  const picked = plan.picked;
   let claimed: JobRow[] = [];
-  if (room > 0) {
-    const candidates = await deps.rows<CandidateDbRow>("jobClaim (flow candidates)", deps.statements.flowCandidates, [request.name, room], client);
-    seen = candidates.length;
-    const ordered = orderCandidates(candidates.map((row) => ({
-      id: row.id, group: row.group_key, priority: row.priority, availableAt: row.available_us, order: BigInt(row.id), turn: row.turn_us,
-    })));
-    const picked = pickCandidates(limits, room, counts, ordered);
-    if (picked.length > 0) {
-      const updated = await deps.rows<JobRow>("jobClaim (flow claim)", deps.statements.flowClaim,
-        [picked, request.leaseMs, rate !== undefined, CRASH_MESSAGE, MAX_KEPT_ERRORS], client);
-      const position = new Map(picked.map((id, index) => [id, index]));
-      claimed = updated.sort((a, b) => (position.get(String(a.id)) ?? 0) - (position.get(String(b.id)) ?? 0));
-    }
+  if (picked.length > 0) {
+    const updated = await rows<JobRow>("flow claim", deps.statements.flowClaim, [picked, request.leaseMs, rate !== undefined, CRASH_MESSAGE, MAX_KEPT_ERRORS]);
+    const position = new Map(picked.map((id, index) => [id, index]));
+    claimed = updated.sort((a, b) => (position.get(String(a.id)) ?? 0) - (position.get(String(b.id)) ?? 0));
   }
-  return { rows: claimed, hold: holdOf(limits, request.limit, counts, room, seen, claimed.length) };
+  return { rows: claimed, hold: plan.hold };
 }

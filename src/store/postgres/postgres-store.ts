@@ -627,7 +627,7 @@ const PREPARED = [
   "insertJob", "insertJobs", "insertUniqueJobs", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
   "awaitJobs", "getJobs", "setCheckpoint", "parentsOf",
-  "flowCounts", "flowCandidates", "flowClaim", "pauseTask", "resumeTask",
+  "flowCounts", "flowCandidates", "flowUngrouped", "flowPassTurn", "flowClaim", "pauseTask", "resumeTask",
 ] as const;
 const UNPREPARED = [
   "countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs", "listPaused",

@@ -635,20 +635,21 @@ export function flowLockKey(schema: string, name: string): string {
 export const lockFlow = "SELECT pg_advisory_xact_lock($1::bigint)";
 
 /**
- * What a limited claim of task $1 must know, as rows of (kind, group_key, n, frees_in_ms):
+ * What a limited claim of task $1 must know, as rows of (kind, group_key, n, value):
  * - 'r': jobs holding a live lease (dequeued, lease not expired), per group: running counts come from the
  *   leases themselves, so a crashed process's jobs stop counting when their leases expire. Read through
  *   the two runnable indexes (their predicates repeated), scanning only leases and delayed jobs.
- * - 's': starts within the rate window of $2 ms (null: no rate limit), per group, and how soon the
- *   oldest leaves the window. Starts older than the window are deleted first (the CTE runs although
- *   nothing reads it; the SELECTs see the rows as before it, hence the window filter).
+ * - 's': starts within the rate window of $2 ms (null: no rate limit), per group, and (value) how soon
+ *   the oldest leaves the window, in ms. Starts older than the window are deleted first (the CTE runs
+ *   although nothing reads it; the SELECTs see the rows as before it, hence the window filter).
  * - 'p': a row if the task is paused.
+ * - 't': (value) the last turn of the task's ungrouped jobs, epoch µs, if they had one.
  */
 export const flowCounts = (q: string) => `
   WITH pruned AS (
     DELETE FROM ${q}.starts WHERE name = $1 AND started_at <= now() - $2::float8 * interval '1 millisecond'
   )
-  SELECT 'r' AS kind, group_key, count(*)::int AS n, NULL::float8 AS frees_in_ms FROM (
+  SELECT 'r' AS kind, group_key, count(*)::int AS n, NULL::float8 AS value FROM (
     SELECT group_key FROM ${q}.jobs
     WHERE name = $1 AND status IN ${RUNNABLE} AND priority = 0 AND available_at > now() AND status = 'dequeued'
     UNION ALL
@@ -663,15 +664,18 @@ export const flowCounts = (q: string) => `
   WHERE $2::float8 IS NOT NULL AND name = $1 AND started_at > now() - $2::float8 * interval '1 millisecond'
   GROUP BY group_key
   UNION ALL
-  SELECT 'p', NULL, 1, NULL FROM ${q}.paused WHERE name = $1`;
+  SELECT 'p', NULL, 1, NULL FROM ${q}.paused WHERE name = $1
+  UNION ALL
+  SELECT 't', NULL, 0, (extract(epoch FROM turn_at) * 1000000)::float8 FROM ${q}.turns WHERE name = $1 AND group_key = ''`;
 
 /**
  * The due jobs of task $1 that a fair claim may take, at most $2 per group: each group's first in claim
  * order (priority, then availableAt, then id), with the group's last turn. Groups are listed by a loose
  * index scan of jobs_group_idx (one probe per group, however many jobs each holds); each group's jobs
- * are one range of it. Jobs without a group are one more group, read like completeAndClaim reads a
- * task. flow/plan.ts then orders them round-robin across groups. Times come as epoch microseconds
- * (exact in a float8).
+ * are one range of it. Jobs without a group are one more group: here only those of non-zero priority
+ * (their index is small); those of priority 0 are read by flowUngrouped, only when they could be
+ * picked (flow/plan.ts, needsUngrouped). flow/plan.ts orders them all round-robin across groups.
+ * Times come as epoch microseconds (exact in a float8).
  */
 export const flowCandidates = (q: string) => `
   WITH RECURSIVE groups AS (
@@ -697,28 +701,36 @@ export const flowCandidates = (q: string) => `
   WHERE groups.group_key IS NOT NULL
   UNION ALL
   SELECT id, group_key, priority, (extract(epoch FROM available_at) * 1000000)::float8 FROM (
-    SELECT * FROM (
-      SELECT id, group_key, priority, available_at FROM ${q}.jobs
-      WHERE name = $1 AND status IN ${RUNNABLE} AND priority = 0 AND available_at <= now() AND group_key IS NULL
-      ORDER BY available_at, id
-      LIMIT $2
-    ) AS plain
-    UNION ALL
-    SELECT * FROM (
-      SELECT id, group_key, priority, available_at FROM ${q}.jobs
-      WHERE name = $1 AND status IN ${RUNNABLE} AND priority <> 0 AND available_at <= now() AND group_key IS NULL
-      ORDER BY priority DESC, available_at, id
-      LIMIT $2
-    ) AS prioritised
+    SELECT id, group_key, priority, available_at FROM ${q}.jobs
+    WHERE name = $1 AND status IN ${RUNNABLE} AND priority <> 0 AND available_at <= now() AND group_key IS NULL
     ORDER BY priority DESC, available_at, id
     LIMIT $2
-  ) AS ungrouped
+  ) AS prioritised
   ) AS cand
   LEFT JOIN ${q}.turns AS tu ON tu.name = $1 AND tu.group_key = coalesce(cand.group_key, '')`;
 
 /**
+ * The first $2 due jobs of task $1 without a group, of priority 0, in claim order. jobs_runnable_idx
+ * holds every task's jobs, grouped or not, so this reads past the task's grouped due jobs older than
+ * them: hence only when needed (see flowCandidates).
+ */
+export const flowUngrouped = (q: string) => `
+  SELECT id, group_key, priority, (extract(epoch FROM available_at) * 1000000)::float8 AS available_us
+  FROM ${q}.jobs
+  WHERE name = $1 AND status IN ${RUNNABLE} AND priority = 0 AND available_at <= now() AND group_key IS NULL
+  ORDER BY available_at, id
+  LIMIT $2`;
+
+/** The ungrouped jobs were read and none was due: their turn is taken, so the next claims need not read them again at once. */
+export const flowPassTurn = (q: string) => `
+  INSERT INTO ${q}.turns (name, group_key, turn_at) VALUES ($1, '', clock_timestamp())
+  ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at`;
+
+/**
  * Claims the picked jobs $1 (leased $2 ms), re-checking that each is still due (a cancel may have come
- * between), records their groups' turn, and logs their starts when the task has a rate limit ($3). Crash
+ * between), records their groups' turn (clock_timestamp(), not now(): a claim that waited for the lock
+ * began before the one it waited for, yet takes its turn after it), and logs their starts when the task
+ * has a rate limit ($3). Crash
  * accounting as in completeAndClaim ($4 the message, $5 the errors kept).
  */
 export const flowClaim = (q: string) => `
@@ -732,7 +744,7 @@ export const flowClaim = (q: string) => `
     SELECT name, group_key, now() FROM claimed WHERE $3::boolean
   ), turned AS (
     INSERT INTO ${q}.turns (name, group_key, turn_at)
-    SELECT DISTINCT name, coalesce(group_key, ''), now() FROM claimed
+    SELECT name, group_key, clock_timestamp() FROM (SELECT DISTINCT name, coalesce(group_key, '') AS group_key FROM claimed) AS served
     ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at
   )
   SELECT * FROM claimed`;

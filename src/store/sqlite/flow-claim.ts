@@ -6,7 +6,7 @@
  * @module
  */
 import type Database from "better-sqlite3";
-import { flowRoom, holdOf, orderCandidates, pickCandidates, type FlowCounts, type Hold } from "../../flow/plan.js";
+import { ClaimPlanner, type FlowCounts, type Hold } from "../../flow/plan.js";
 import type { ClaimRequest } from "../store.js";
 import * as sql from "./sql.js";
 
@@ -38,33 +38,33 @@ export function planLimitedClaim(statement: (text: string) => Statement, request
       counts.windowFreesInMs = Math.min(counts.windowFreesInMs ?? Infinity, row.frees_in_ms);
     }
   }
-  const room = flowRoom(limits, request.limit, counts);
-  let ids: number[] = [];
-  let seen = 0;
+  const turns = new Map((statement(sql.FLOW_TURNS).all({ name }) as Array<{ group_key: string; turn_at: number }>)
+    .map((row) => [row.group_key, row.turn_at]));
+  const plan = new ClaimPlanner<number>(limits, request.limit);
+  const room = plan.counted(counts, turns.get("") ?? null);
+  const candidates = (rows: CandidateDbRow[]) => rows.map((row) => ({
+    id: row.id, group: row.group_key, priority: row.priority, availableAt: row.available_at, order: BigInt(row.id),
+    turn: turns.get(row.group_key ?? "") ?? null,
+  }));
   if (room > 0) {
-    const candidates: CandidateDbRow[] = [];
+    const rows: CandidateDbRow[] = [];
     const nextGroup = statement(sql.FLOW_NEXT_GROUP).pluck();
     const ofGroup = statement(sql.FLOW_GROUP_CANDIDATES);
     // Group keys are non-empty, so every one sorts after "".
     for (let group = nextGroup.get({ name, after: "" }) as string | null; group !== null; group = nextGroup.get({ name, after: group }) as string | null) {
-      candidates.push(...(ofGroup.all({ name, group, now, limit: room }) as CandidateDbRow[]));
+      rows.push(...(ofGroup.all({ name, group, now, limit: room }) as CandidateDbRow[]));
     }
-    candidates.push(...(statement(sql.FLOW_UNGROUPED_CANDIDATES).all({ name, now, limit: room }) as CandidateDbRow[]));
-    seen = candidates.length;
-    const turns = new Map((statement(sql.FLOW_TURNS).all({ name }) as Array<{ group_key: string; turn_at: number }>)
-      .map((row) => [row.group_key, row.turn_at]));
-    const ordered = orderCandidates(candidates.map((row) => ({
-      id: row.id, group: row.group_key, priority: row.priority, availableAt: row.available_at, order: BigInt(row.id),
-      turn: turns.get(row.group_key ?? "") ?? null,
-    })));
-    ids = pickCandidates(limits, room, counts, ordered);
+    rows.push(...(statement(sql.FLOW_UNGROUPED_PRIORITISED).all({ name, now, limit: room }) as CandidateDbRow[]));
+    if (plan.read(candidates(rows))) plan.read(candidates(statement(sql.FLOW_UNGROUPED).all({ name, now, limit: room }) as CandidateDbRow[]));
   }
-  return { ids, hold: holdOf(limits, request.limit, counts, room, seen, ids.length) };
+  // Read and found empty: the ungrouped jobs' turn is taken.
+  if (plan.passTurn) statement(sql.FLOW_TAKE_TURN).run({ name, group: null });
+  return { ids: plan.picked, hold: plan.hold };
 }
 
 /** After claiming a job of a limited task: its group's turn, and its start in the rate window if the task has one. */
 export function recordStart(statement: (text: string) => Statement, request: ClaimRequest, group: string | null, now: number): void {
   const { name } = request;
-  statement(sql.FLOW_TAKE_TURN).run({ name, group, now });
+  statement(sql.FLOW_TAKE_TURN).run({ name, group });
   if (request.flow?.rateLimit) statement(sql.FLOW_LOG_START).run({ name, group, now });
 }

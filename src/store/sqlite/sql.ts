@@ -141,8 +141,8 @@ CREATE TABLE hewn_schedules (
  * - `hewn_paused`: one row per paused task name, read by every claim.
  * - `hewn_starts`: when each job of a rate-limited task was claimed, kept for its window, so the window
  *   slides over real starts.
- * - `hewn_turns`: when each group of a limited task ('' for no group) last had a job claimed: the memory
- *   of the round-robin. One small row per group.
+ * - `hewn_turns`: when each group of a limited task ('' for no group) last had a job claimed (a number
+ *   increasing per task): the memory of the round-robin. One small row per group.
  */
 export const MIGRATION_7_FLOW_CONTROL = `
 ALTER TABLE hewn_jobs ADD COLUMN group_key TEXT;
@@ -486,13 +486,17 @@ export const LIST_PAUSED = "SELECT name FROM hewn_paused ORDER BY name";
 /**
  * Jobs of task @name holding a live lease (dequeued, lease not expired), per group: running counts come
  * from the leases, so a crashed process's jobs stop counting when their leases expire. Read through the
- * two runnable indexes, scanning only leases and delayed jobs.
+ * two runnable indexes, scanning only leases and delayed jobs. INDEXED BY: without statistics SQLite
+ * would read the priority branch through hewn_jobs_name_id, every job of the task (measured: 39 ms at
+ * 100,000 jobs instead of microseconds).
  */
 export const FLOW_RUNNING = `
 SELECT group_key, COUNT(*) AS n FROM (
-  SELECT group_key FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at > @now AND status = 'dequeued'
+  SELECT group_key FROM hewn_jobs INDEXED BY hewn_jobs_runnable
+  WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at > @now AND status = 'dequeued'
   UNION ALL
-  SELECT group_key FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at > @now AND status = 'dequeued')
+  SELECT group_key FROM hewn_jobs INDEXED BY hewn_jobs_runnable_priority
+  WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at > @now AND status = 'dequeued')
 GROUP BY group_key`;
 
 /** Starts that left the window of @per ms. */
@@ -517,26 +521,32 @@ WHERE name = @name AND group_key = @group AND ${RUNNABLE} AND group_key IS NOT N
 ORDER BY priority DESC, available_at, id
 LIMIT @limit`;
 
-/** The first @limit due jobs without a group, in claim order, read as SELECT_CLAIMABLE reads a task. */
-export const FLOW_UNGROUPED_CANDIDATES = `
-SELECT * FROM (
-  SELECT * FROM (
-    SELECT id, group_key, priority, available_at FROM hewn_jobs
-    WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at <= @now AND group_key IS NULL
-    ORDER BY available_at, id LIMIT @limit)
-  UNION ALL
-  SELECT * FROM (
-    SELECT id, group_key, priority, available_at FROM hewn_jobs
-    WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at <= @now AND group_key IS NULL
-    ORDER BY priority DESC, available_at, id LIMIT @limit))
-ORDER BY priority DESC, available_at, id
-LIMIT @limit`;
+/** The first @limit due jobs without a group and of non-zero priority, in claim order (their index is small). */
+export const FLOW_UNGROUPED_PRIORITISED = `
+SELECT id, group_key, priority, available_at FROM hewn_jobs
+WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at <= @now AND group_key IS NULL
+ORDER BY priority DESC, available_at, id LIMIT @limit`;
+
+/**
+ * The first @limit due jobs without a group, of priority 0, in claim order. hewn_jobs_runnable holds
+ * every task's jobs, grouped or not, so this reads past the task's grouped due jobs older than them:
+ * hence only when they could be picked (flow/plan.ts, needsUngrouped).
+ */
+export const FLOW_UNGROUPED = `
+SELECT id, group_key, priority, available_at FROM hewn_jobs
+WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at <= @now AND group_key IS NULL
+ORDER BY available_at, id LIMIT @limit`;
 
 /** The last turn of each group of task @name ('' for no group). */
 export const FLOW_TURNS = "SELECT group_key, turn_at FROM hewn_turns WHERE name = @name";
 
+/**
+ * A group's turn ('' for no group): a number one above the task's latest, not the clock, so that two
+ * claims within one millisecond still tell which group went last.
+ */
 export const FLOW_TAKE_TURN = `
-INSERT INTO hewn_turns (name, group_key, turn_at) VALUES (@name, COALESCE(@group, ''), @now)
+INSERT INTO hewn_turns (name, group_key, turn_at)
+VALUES (@name, COALESCE(@group, ''), (SELECT COALESCE(MAX(turn_at), 0) + 1 FROM hewn_turns WHERE name = @name))
 ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at`;
 
 /** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
