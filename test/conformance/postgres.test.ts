@@ -11,7 +11,6 @@ import { apiSuite } from "./api-suite.js";
 import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { schemaSuite } from "./schema-suite.js";
-import { flowSuite } from "./flow-suite.js";
 import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
@@ -23,5 +22,4 @@ describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
 describe("postgres: schemas", { skip }, () => schemaSuite(harness));
-describe("postgres: flow control", { skip }, () => flowSuite(harness));
 describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));

@@ -11,7 +11,6 @@ import { apiSuite } from "./api-suite.js";
 import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { schemaSuite } from "./schema-suite.js";
-import { flowSuite } from "./flow-suite.js";
 import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
@@ -23,5 +22,4 @@ describe("sqlite: api", { skip }, () => apiSuite(harness));
 describe("sqlite: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("sqlite: admin", { skip }, () => adminSuite(harness));
 describe("sqlite: schemas", { skip }, () => schemaSuite(harness));
-describe("sqlite: flow control", { skip }, () => flowSuite(harness));
 describe("sqlite: waitFor and dead letters", { skip }, () => waitSuite(harness));
