@@ -9,6 +9,7 @@ import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { uniqueSuite } from "./unique-suite.js";
+import { periodicSuite } from "./periodic-suite.js";
 import { adminSuite } from "./admin-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
@@ -19,3 +20,4 @@ describe("postgres: validation", { skip }, () => validationSuite(harness));
 describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
+describe("postgres: periodic jobs", { skip }, () => periodicSuite(harness));
