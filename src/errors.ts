@@ -2,6 +2,7 @@
  * The few error classes hewn throws or reports. Each carries a stable `code`.
  * @module
  */
+import type { Job, JobStatus } from "./job.js";
 
 /**
  * The stable, machine-readable code of every error hewn creates:
@@ -13,8 +14,13 @@
  * - `cancelled`: an operator cancelled a running job ({@link JobCancelledError}).
  * - `store`: the database failed ({@link StoreError}).
  * - `closed`: a call on a queue after `close()` ({@link QueueClosedError}).
+ * - `not_found`: no job has this id ({@link JobNotFoundError}).
+ * - `job_state`: the job is not in a state that allows the call ({@link JobStateError}).
+ * - `timeout`: `waitFor` gave up waiting ({@link WaitTimeoutError}).
  */
-export type HewnErrorCode = "validation" | "job" | "lease_lost" | "lifetime" | "shutdown" | "cancelled" | "store" | "closed";
+export type HewnErrorCode =
+  | "validation" | "job" | "lease_lost" | "lifetime" | "shutdown" | "cancelled" | "store" | "closed"
+  | "not_found" | "job_state" | "timeout";
 
 /** Base class of every error hewn creates itself. */
 export class HewnError extends Error {
@@ -86,13 +92,19 @@ export class LeaseLostError extends HewnError {
  */
 export class JobCancelledError extends HewnError {
   readonly jobId: string;
-  /** The reason the operator gave. */
+  /** The reason the operator gave (or, from `waitFor`, the job's stored reason). */
   readonly reason: string;
+  /**
+   * The cancelled job as stored, when `queue.waitFor` rejects with this error (the job ended `cancelled`:
+   * an operator, `maxAttempts`, quarantine, `JobError` without retry, or a cancelled parent).
+   */
+  readonly job: Job | undefined;
 
-  constructor(jobId: string, reason: string) {
+  constructor(jobId: string, reason: string, job?: Job) {
     super("cancelled", `job ${jobId} was cancelled: ${reason}`);
     this.jobId = jobId;
     this.reason = reason;
+    this.job = job;
   }
 }
 
@@ -124,6 +136,44 @@ export class QueueClosedError extends HewnError {
 export class StoreError extends HewnError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("store", message, options);
+  }
+}
+
+/** No job has this id (it never existed, or retention or `queue.delete` removed it). */
+export class JobNotFoundError extends HewnError {
+  readonly jobId: string;
+
+  constructor(jobId: string, detail = "no job has this id") {
+    super("not_found", `job ${jobId}: ${detail}`);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * The job exists but its status does not allow the call: `retry` of a job that is not `cancelled`, or
+ * `delete` of a job that has not finished (cancel it first).
+ */
+export class JobStateError extends HewnError {
+  readonly jobId: string;
+  /** The job's status when the call was refused. */
+  readonly status: JobStatus;
+
+  constructor(jobId: string, status: JobStatus, detail: string) {
+    super("job_state", `job ${jobId} is ${status}: ${detail}`);
+    this.jobId = jobId;
+    this.status = status;
+  }
+}
+
+/** `queue.waitFor` waited `timeout` ms and the job had not finished. The job itself is unaffected. */
+export class WaitTimeoutError extends HewnError {
+  readonly jobId: string;
+  readonly timeout: number;
+
+  constructor(jobId: string, timeout: number) {
+    super("timeout", `job ${jobId} did not finish within ${timeout} ms`);
+    this.jobId = jobId;
+    this.timeout = timeout;
   }
 }
 

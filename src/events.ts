@@ -29,8 +29,8 @@ export interface QueueEvents {
   "job:release": { job: Job };
   /**
    * This process gave back a job it had claimed but not started, to let a job that crashed before run
-   * alone (see `maxCrashes`): the claim was undone (the attempt is not counted) and the job keeps its
-   * place in line, for any worker to take. Not a shutdown, and not a fault.
+   * alone (see `maxCrashes`), or because its task was paused: the claim was undone (the attempt is not
+   * counted) and the job keeps its place in line, for any worker to take. Not a shutdown, and not a fault.
    */
   "job:unclaim": { job: Job };
   /** Retention deleted finished jobs. */

@@ -3,7 +3,16 @@
  * @packageDocumentation
  */
 export { Queue } from "./queue.js";
+export type {
+  TypedQueue, QueueOf, TaskTypes, TaskName, TaskData, TaskResult, TaskInput, TaskJob, EnqueuedTaskJob, AnyTaskJob, TypedEnqueueItem, TasksOf, TaskHandler,
+} from "./typed.js";
+export {
+  task, type TaskDefinition, type AnyTaskDefinition, type InputOfDefinition, type DataOfDefinition, type ResultOfDefinition,
+} from "./schema/task-definition.js";
+export type { StandardSchemaV1 } from "./schema/standard-schema.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
+export type { WaitOptions } from "./flow/waiters.js";
+export type { RetryFilter, DeleteFilter } from "./flow/dead-letters.js";
 export type { ListOptions, RescheduleOptions, BulkOptions } from "./admin.js";
 export type { JobFilter } from "./filter.js";
 export type { QueueStats, TaskStats } from "./stats.js";
@@ -17,7 +26,7 @@ export { fromPrisma, type PrismaTransactionLike } from "./tx/prisma.js";
 export type { PostgresOptions, PostgresPool } from "./store/postgres/open.js";
 export {
   JobError, HewnError, ValidationError, LeaseLostError, JobCancelledError, LifetimeExceededError, ShutdownError, StoreError,
-  QueueClosedError, type HewnErrorCode,
+  QueueClosedError, JobNotFoundError, JobStateError, WaitTimeoutError, type HewnErrorCode,
 } from "./errors.js";
 export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError, EnqueuedJob } from "./job.js";
 export type { OnDuplicate } from "./unique/options.js";
@@ -26,6 +35,7 @@ export type { When, EveryWhen, CronWhen } from "./periodic/when.js";
 export type { CatchUp } from "./periodic/catch-up.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
+export type { RateLimit } from "./flow/limits.js";
 export { TASK_DEFAULTS } from "./task.js";
 export type { QueueEvents } from "./events.js";
 export type { ErrorContext, ErrorSource } from "./report.js";

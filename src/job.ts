@@ -96,16 +96,29 @@ export interface Job<Data = Json, Result = Json> {
   reason: string | null;
   /** Optional key given at enqueue. */
   label: string | null;
+  /** The flow-control group given at enqueue (`group`), e.g. a tenant; null for none. */
+  group: string | null;
   /** Higher runs first among jobs that are available. Default 0. */
   priority: number;
   /** Progress the handler reported (any number it chose, typically 0..1). */
   progress: number | null;
   /** The latest failed or crashed attempts, oldest first, at most {@link MAX_KEPT_ERRORS}. */
   errors: JobAttemptError[];
+  /**
+   * The state the handler last saved with `ctx.checkpoint(state)`, so a later attempt can resume where an
+   * earlier one stopped; null when none was saved. Cleared when the job completes.
+   */
+  checkpoint: Json | null;
 }
 
+/**
+ * `availableAt` of a job waiting for its parents (`after`): it never becomes available by itself; the
+ * transaction that completes its last parent sets it to the job's own place in line.
+ */
+export const WAITING_FOR_PARENTS_AT = Date.UTC(9999, 11, 31);
+
 /** What `enqueue` returns: the stored job, and whether this call stored it (see unique jobs, `label`). */
-export type EnqueuedJob<Data = Json> = Job<Data> & {
+export type EnqueuedJob<Data = Json, Result = Json> = Job<Data, Result> & {
   /**
    * True when this call stored nothing new: a job with the same name and label stood (enqueued, dequeued
    * or failed, or completed within the call's `isolation`), and this is that job. With

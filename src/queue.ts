@@ -4,11 +4,20 @@
  */
 import { systemClock, type Clock } from "./clock.js";
 import { QueueClosedError, StoreError, ValidationError, coerceError } from "./errors.js";
-import { Admin, type BulkOptions, type ListOptions, type RescheduleOptions } from "./admin.js";
+import { Admin, checkId, type BulkOptions, type ListOptions, type RescheduleOptions } from "./admin.js";
+import { DeadLetters, type DeleteFilter, type RetryFilter } from "./flow/dead-letters.js";
+import { Waiters, type WaitOptions } from "./flow/waiters.js";
 import type { JobFilter } from "./filter.js";
 import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
+import { setPaused } from "./flow/pause.js";
 import { queueInternals } from "./internals.js";
+import {
+  parsingHandler, payloadChecked, resolveTaskRef, type AnyTaskDefinition, type DataOfDefinition, type InputOfDefinition,
+  type ResultOfDefinition,
+} from "./schema/task-definition.js";
+import type { StandardSchemaV1 } from "./schema/standard-schema.js";
+import type { QueueOf } from "./typed.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import type { EnqueuedJob, Job, JobStatus, Json, JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
@@ -79,6 +88,12 @@ export interface EnqueueOptions {
    */
   onDuplicate?: OnDuplicate;
   /**
+   * The job's flow-control group, e.g. a tenant or user id (a non-empty string, at most 255 characters):
+   * the task's `groupConcurrency` and `rateLimit.byGroup` count per group, and claims go round-robin
+   * across groups. See docs/flow-control.md.
+   */
+  group?: string;
+  /**
    * Join the caller's open transaction: the `pg` client that ran BEGIN (PostgreSQL; not the pool), or a
    * better-sqlite3 handle on the same file with a transaction open (SQLite). Roll back and the job never
    * existed; workers are woken only after commit. Inside better-sqlite3's synchronous
@@ -103,6 +118,8 @@ export interface EnqueueItem<Data = Json> {
   label?: string;
   isolation?: number;
   onDuplicate?: OnDuplicate;
+  /** As in {@link EnqueueOptions.group}. */
+  group?: string;
 }
 
 /** Options of {@link Queue.close}. */
@@ -126,6 +143,8 @@ const DEFAULT_GRACE_MS = 10_000;
 export class Queue {
   readonly #store: Store;
   readonly #tasks = new Map<string, Task>();
+  /** The payload schemas of tasks defined here from a task definition, by name: `enqueue` by name checks them too. */
+  readonly #schemas = new Map<string, StandardSchemaV1>();
   readonly #events: TypedEmitter<QueueEvents>;
   readonly #report: ErrorReporter;
   readonly #maxPayloadBytes: number;
@@ -133,6 +152,8 @@ export class Queue {
   readonly #enqueuer: Enqueuer;
   readonly #admin: Admin;
   readonly #schedules: Schedules;
+  readonly #waiters: Waiters;
+  readonly #deadLetters: DeadLetters;
   /** The one clock of the queue's background services. */
   readonly #clock: Clock = systemClock;
   #worker: Worker | undefined;
@@ -153,6 +174,11 @@ export class Queue {
       onStored: (jobs) => this.#events.emit("job:enqueue", { jobs }),
       onCommitted: () => this.#worker?.wake(),
     });
+    this.#waiters = new Waiters({ store, report });
+    // This process's own finishes reach its waiters at once.
+    this.#events.on("job:complete", ({ job }) => this.#waiters.check(job.id));
+    this.#events.on("job:cancel", ({ job }) => this.#waiters.check(job.id));
+    this.#deadLetters = new DeadLetters({ store, onRetried: () => this.#worker?.wake() });
     this.#admin = new Admin({
       store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason), wake: () => this.#worker?.wake(),
     });
@@ -164,9 +190,11 @@ export class Queue {
    * Opens a queue and brings the schema up to date.
    * @param url `sqlite:<file>` (the default, `sqlite:./hewn.db`), `sqlite::memory:`, or `postgres://…`.
    *   May be omitted with `{ postgres: { pool } }` (your own `pg.Pool`, which stays yours).
+   * @typeParam Tasks a task map (task names → `{ data, result }`, or `TasksOf<typeof definitions>`): the
+   *   queue is then typed by it (see `TypedQueue`). Omitted, the queue is untyped, as before.
    * @throws ValidationError for an unknown URL scheme or invalid options.
    */
-  static async open(url?: string, options?: QueueOptions): Promise<Queue> {
+  static async open<Tasks = never>(url?: string, options?: QueueOptions): Promise<QueueOf<Tasks>> {
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, QUEUE_OPTION_KEYS, "options");
     if (given.onError !== undefined && typeof given.onError !== "function") throw new ValidationError("options.onError", "must be a function");
@@ -200,23 +228,34 @@ export class Queue {
       await store.close();
       throw error;
     }
-    return new Queue(store, report, maxPayloadBytes, removeAfter);
+    return new Queue(store, report, maxPayloadBytes, removeAfter) as unknown as QueueOf<Tasks>;
   }
 
   /**
    * Defines a task: the handler for jobs named `name`, and how they run. Tasks may be defined before or
    * after `start()`. Only processes that define a task run its jobs.
+   * With a task definition (see `task`), the handler is typed by it and receives each payload as the
+   * definition's schema parses it (a stored payload the schema rejects is cancelled as `invalid payload`).
    * @throws ValidationError for a bad name or options, or a name defined twice.
    */
+  define<D extends AnyTaskDefinition>(
+    task: D,
+    handler: Handler<DataOfDefinition<D>, ResultOfDefinition<D> & JsonCompatible<ResultOfDefinition<D>>>,
+    options?: TaskOptions<DataOfDefinition<D>>,
+  ): this;
   define<Data = Json, Result = unknown>(
     name: string,
     handler: Handler<Data, Result & NoInfer<JsonCompatible<Result>>>,
     options?: TaskOptions<Data>,
-  ): this {
+  ): this;
+  define(task: string | AnyTaskDefinition, handler: Handler<never, unknown>, options?: TaskOptions<never>): this {
     this.#assertOpen("define");
-    checkName(name);
+    const { name: given, schema } = resolveTaskRef(task, new Map());
+    const name = checkName(given);
     if (this.#tasks.has(name)) throw new ValidationError("name", `task "${name}" is already defined`);
-    this.#tasks.set(name, resolveTask(name, handler, options as TaskOptions<unknown> | undefined));
+    const run = schema && typeof handler === "function" ? parsingHandler(schema, handler as Handler<unknown, unknown>) : handler;
+    this.#tasks.set(name, resolveTask(name, run, options as TaskOptions<unknown> | undefined));
+    if (schema) this.#schemas.set(name, schema);
     this.#worker?.wake();
     return this;
   }
@@ -226,17 +265,22 @@ export class Queue {
    * for a task that no process defines waits (enqueued) until one does.
    * `data` must be JSON data (plain objects, arrays, strings, finite numbers, booleans, null); object
    * properties that are `undefined` are left out, as JSON does. Default `{}`.
+   * With a task definition (see `task`) — or the name of a task this queue defined from one — `data` is
+   * checked against its schema first (a `ValidationError` naming the path, e.g. `data.to`) and stored as given.
    * @returns the stored job; `duplicate` tells whether it was standing already (see `label`).
    * @throws ValidationError for bad input; nothing is stored then.
    */
-  async enqueue<Data = Json>(name: string, data?: Data & NoInfer<JsonCompatible<Data>>, options?: EnqueueOptions): Promise<EnqueuedJob<Data>> {
+  enqueue<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options?: EnqueueOptions): Promise<EnqueuedJob<InputOfDefinition<D>, ResultOfDefinition<D>>>;
+  enqueue<Data = Json>(name: string, data?: Data & NoInfer<JsonCompatible<Data>>, options?: EnqueueOptions): Promise<EnqueuedJob<Data>>;
+  async enqueue(task: string | AnyTaskDefinition, data?: unknown, options?: EnqueueOptions): Promise<EnqueuedJob<unknown>> {
     this.#assertOpen("enqueue");
+    const name = await payloadChecked(task, data, this.#schemas);
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ ...given, name, data });
-    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<Data>;
+    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<unknown>;
     const [stored] = await this.#enqueuer.many([job], given.tx);
-    return stored as unknown as EnqueuedJob<Data>;
+    return stored as unknown as EnqueuedJob<unknown>;
   }
 
   /**
@@ -246,13 +290,16 @@ export class Queue {
    * transaction rolls back. This process's workers look for it once the transaction has ended.
    * @throws ValidationError for bad input, a missing `tx`, or a store that cannot store synchronously.
    */
-  enqueueSync<Data = Json>(name: string, data: (Data & NoInfer<JsonCompatible<Data>>) | undefined, options: EnqueueSyncOptions): EnqueuedJob<Data> {
+  enqueueSync<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options: EnqueueSyncOptions): EnqueuedJob<InputOfDefinition<D>, ResultOfDefinition<D>>;
+  enqueueSync<Data = Json>(name: string, data: (Data & NoInfer<JsonCompatible<Data>>) | undefined, options: EnqueueSyncOptions): EnqueuedJob<Data>;
+  enqueueSync(task: string | AnyTaskDefinition, data: unknown, options: EnqueueSyncOptions): EnqueuedJob<unknown> {
     this.#assertOpen("enqueueSync");
+    const name = payloadChecked(task, data, this.#schemas, { sync: true });
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ ...given, name, data });
     const [stored] = this.#enqueuer.manySync([job], given.tx);
-    return stored as unknown as EnqueuedJob<Data>;
+    return stored as unknown as EnqueuedJob<unknown>;
   }
 
   /**
@@ -268,6 +315,7 @@ export class Queue {
   ): Promise<EnqueuedJob<Data>[]> {
     this.#assertOpen("enqueueMany");
     const jobs = this.#enqueuer.checkMany(items);
+    await Promise.all(items.map((item, index) => payloadChecked(item.name, item.data, this.#schemas, { field: `items[${index}].data` })));
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ["tx"], "options");
     return (await this.#enqueuer.many(jobs, given.tx)) as unknown as EnqueuedJob<Data>[];
@@ -308,6 +356,7 @@ export class Queue {
       const given = checkOptionsObject(options, "options");
       const grace = given.grace === undefined ? DEFAULT_GRACE_MS : checkDuration(given.grace, "options.grace", { min: 0, max: MAX_DELAY_MS });
       try {
+        await this.#waiters.close();
         await this.#starting?.catch(() => undefined);
         await Promise.all(this.#services.map((service) => service.stop()));
         await this.#worker?.close(grace);
@@ -407,6 +456,89 @@ export class Queue {
   schedules(): Promise<ScheduleInfo[]> {
     this.#assertOpen("schedules");
     return this.#schedules.list();
+  }
+
+  /**
+   * Waits until the job finishes, in whichever process runs it, and resolves with it once `completed`
+   * (its `result` included). Thousands of waiters cost one batched read and, on PostgreSQL, one listener
+   * (woken by NOTIFY when an awaited job finishes; polling is only the fallback). On SQLite, waiters poll
+   * the file, backing off while nothing finishes; this process's own finishes are seen at once.
+   * @throws JobCancelledError (with `job`) when it ends cancelled; JobNotFoundError at once for an id with
+   *   no job (or when the job is deleted meanwhile); WaitTimeoutError after `timeout`; the signal's reason
+   *   when `signal` aborts; QueueClosedError if the queue closes first. None of these changes the job.
+   */
+  waitFor<Data = Json, Result = Json>(id: string, options?: WaitOptions): Promise<Job<Data, Result>> {
+    this.#assertOpen("waitFor");
+    const checked = checkId(id);
+    const given = checkOptionsObject(options, "options");
+    checkKnownKeys(given, ["timeout", "signal"], "options");
+    const timeout = given.timeout === undefined ? undefined : checkDuration(given.timeout, "options.timeout", { min: 0 });
+    if (given.signal !== undefined && !(given.signal instanceof AbortSignal)) {
+      throw new ValidationError("options.signal", "must be an AbortSignal");
+    }
+    return this.#waiters.wait(checked, { timeout, signal: given.signal }) as Promise<Job<Data, Result>>;
+  }
+
+  /**
+   * Sends a dead letter (a `cancelled` job) back to run again: status `enqueued`, available now (or waiting
+   * again for parents that have not completed), its crash count reset; `attempts`, `reason` and `errors`
+   * are kept as history (so `maxAttempts` still counts the earlier attempts).
+   * With a filter, sends back every cancelled job matching it and returns how many.
+   * @throws JobNotFoundError for an unknown id; JobStateError for a job that is not cancelled (live or completed).
+   */
+  retry<Data = Json, Result = Json>(id: string): Promise<Job<Data, Result>>;
+  retry(filter: RetryFilter): Promise<number>;
+  retry<Data = Json, Result = Json>(idOrFilter: string | RetryFilter): Promise<Job<Data, Result> | number> {
+    this.#assertOpen("retry");
+    if (typeof idOrFilter === "object" && idOrFilter !== null) return this.#deadLetters.retryMany(idOrFilter);
+    return this.#deadLetters.retryOne<Data, Result>(checkId(idOrFilter));
+  }
+
+  /**
+   * Deletes a finished job (cancelled or completed) for good. With a filter, deletes every finished job
+   * matching it (cancelled ones unless `status: "completed"`) and returns how many.
+   * @throws JobNotFoundError for an unknown id; JobStateError for a job that has not finished (cancel it first).
+   */
+  delete(id: string): Promise<void>;
+  delete(filter: DeleteFilter): Promise<number>;
+  delete(idOrFilter: string | DeleteFilter): Promise<void | number> {
+    this.#assertOpen("delete");
+    if (typeof idOrFilter === "object" && idOrFilter !== null) return this.#deadLetters.deleteMany(idOrFilter);
+    return this.#deadLetters.deleteOne(checkId(idOrFilter));
+  }
+
+  /**
+   * Pauses a task in every process: no job of it starts after the next claim round of each process (at
+   * once where PostgreSQL NOTIFY reaches it); jobs already running finish; jobs this process holds unstarted
+   * are handed back. Stored in the database, so it outlasts restarts, until {@link Queue.resume}. A name
+   * no process defines yet may be paused (it may be defined elsewhere, or later).
+   * @returns true if this call paused it, false if it was paused already.
+   * @throws ValidationError for a name that is not a valid task name.
+   */
+  async pause(name: string): Promise<boolean> {
+    this.#assertOpen("pause");
+    const changed = await setPaused(this.#store, name, true);
+    this.#worker?.wake();
+    return changed;
+  }
+
+  /**
+   * Resumes a paused task: every process claims its jobs again (at once where NOTIFY reaches it, else at
+   * its next poll).
+   * @returns true if this call resumed it, false if it was not paused.
+   * @throws ValidationError for a name that is not a valid task name.
+   */
+  async resume(name: string): Promise<boolean> {
+    this.#assertOpen("resume");
+    const changed = await setPaused(this.#store, name, false);
+    this.#worker?.wake();
+    return changed;
+  }
+
+  /** The names of the paused tasks, sorted. */
+  paused(): Promise<string[]> {
+    this.#assertOpen("paused");
+    return this.#store.taskListPaused();
   }
 
   /** Listens to a lifecycle event of this process's jobs. */

@@ -18,6 +18,7 @@ export type ErrorSource =
   | "retention" // deleting finished jobs failed (it tries again next round)
   | "schedule" // enqueueing a periodic job's slot failed (it tries again next round)
   | "store" // the store's connection pool reported an error
+  | "wait" // waitFor could not read the jobs it waits for (it reads again at its next poll)
   | "listener"; // an event listener threw
 
 /** Context handed to `onError` with each error. */

@@ -6,6 +6,7 @@ import type { Job, Json } from "./job.js";
 import type { BackoffPolicy } from "./backoff.js";
 import { ValidationError } from "./errors.js";
 import { checkDuration, checkInteger, checkKnownKeys, checkOptionsObject } from "./validate.js";
+import { FLOW_OPTION_KEYS, resolveFlow, type FlowLimits, type RateLimit } from "./flow/limits.js";
 
 /** The job as a handler sees it: a claimed job plus the number of this attempt. */
 export interface RunningJob<Data = Json> extends Job<Data, unknown> {
@@ -88,6 +89,20 @@ export interface TaskOptions<Data = Json> {
    * (a payload that is invalid now will be invalid on every retry). Return the value to hand the handler.
    */
   validate?: (data: unknown) => Data;
+  /**
+   * At most this many jobs of this task run at once across all processes (`workers` stays the cap per
+   * process). Enforced by the store at claim time from live leases: a crashed process's jobs stop
+   * counting when their leases expire. Every process defining the task must give the same limits.
+   * See docs/flow-control.md.
+   */
+  concurrency?: number;
+  /** At most this many jobs of one `group` (an enqueue option) run at once across all processes. */
+  groupConcurrency?: number;
+  /**
+   * At most `limit` jobs start in any sliding window of `per` ms across all processes (of each group
+   * with `byGroup`). Jobs over the limit wait; they are not failed and their attempts do not grow.
+   */
+  rateLimit?: RateLimit;
 }
 
 /** A task with every option resolved. Internal. */
@@ -102,11 +117,13 @@ export interface Task {
   readonly timeout: number;
   readonly interval: number | undefined;
   readonly validate: ((data: unknown) => unknown) | undefined;
+  /** Flow limits (and fair order across groups); undefined for an unlimited task, which keeps the plain claim. */
+  readonly flow: FlowLimits | undefined;
 }
 
 const TASK_OPTION_KEYS = [
   "workers", "maxAttempts", "maxCrashes", "minDelay", "maxDelay", "delayFactor", "jitter", "timeout", "lifetime",
-  "interval", "validate",
+  "interval", "validate", ...FLOW_OPTION_KEYS,
 ] as const;
 
 /** The defaults: axe's, except the lease (`timeout`), which hewn renews and so can keep short. */
@@ -161,5 +178,6 @@ export function resolveTask(name: string, handler: unknown, options: TaskOptions
     timeout,
     interval,
     validate: given.validate,
+    flow: resolveFlow(given),
   };
 }

@@ -66,6 +66,7 @@ test("every ```ts example in README.md and docs/ type-checks against src/", (t) 
       lib: ["es2023", "ES2024.String"], types: ["node"], typeRoots: [path.join(modules, "@types")],
       paths: {
         hewn: [path.join(root, "src/index.ts")],
+        "hewn/dashboard": [path.join(root, "src/dashboard/index.ts")],
         "hewn/testing": [path.join(root, "src/testing/index.ts")],
         pg: [path.join(modules, "@types/pg")],
         "better-sqlite3": [path.join(modules, "@types/better-sqlite3")],

@@ -118,7 +118,7 @@ export async function setup(t: TestContext, harness: StoreHarness, options: Queu
   return { loc, queue, errors, another };
 }
 
-/** A job to insert through `Store.jobInsertMany`: available now, priority 0, no label, data `{}` (JSON text) unless given. */
+/** A job to insert through `Store.jobInsertMany`: available now, priority 0, no label or group, data `{}` (JSON text) unless given. */
 export function newJob(name: string, extra: Partial<NewJob> = {}): NewJob {
   return { name, data: "{}", delayMs: 0, priority: 0, label: null, ...extra };
 }

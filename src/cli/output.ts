@@ -55,17 +55,3 @@ export function createOutput(options: { json: boolean }, stdout: NodeJS.WriteStr
   };
 }
 
-/** A duration for people: 850 ms, 12.3 s, 4 min, 2 h, 3 d. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
-  if (ms < 86_400_000) return `${(ms / 3_600_000).toFixed(1)} h`;
-  return `${(ms / 86_400_000).toFixed(1)} d`;
-}
-
-/** A time for people: ISO 8601 without milliseconds, in UTC. */
-export function formatTime(date: Date | null): string {
-  return date === null ? "-" : date.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-

@@ -7,7 +7,9 @@ import { HewnError, ValidationError, coerceError } from "../errors.js";
 import { JOB_STATUSES, type Job, type JobStatus } from "../job.js";
 import type { Queue } from "../queue.js";
 import { connect, resolveUrl, type GlobalOptions } from "./connect.js";
-import { createOutput, formatDuration, formatTime, type Output } from "./output.js";
+import { formatDuration, formatTime } from "../format.js";
+import { createOutput, type Output } from "./output.js";
+import { runDashboard } from "./dashboard.js";
 import { runWorker } from "./work.js";
 
 /** The version printed by `hewn --version`. */
@@ -118,7 +120,7 @@ export function buildProgram(): Command {
       const stats = await queue.stats();
       if (out.json) return out.data(stats);
       if (stats.tasks.length === 0) return out.line("no jobs");
-      const age = (ms: number | null) => (ms === null ? "-" : formatDuration(ms));
+      const age = formatDuration;
       out.table(["TASK", ...JOB_STATUSES.map((s) => s.toUpperCase()), "OLDEST READY"], stats.tasks.map((task) => [
         task.name, ...JOB_STATUSES.map((s) => String(task.counts[s])), age(task.oldestReadyAgeMs),
       ]));
@@ -131,6 +133,16 @@ export function buildProgram(): Command {
     .option("--grace <ms>", "how long running jobs may finish on shutdown (default 10000)", integer("--grace"))
     .action((module: string, options: { grace?: number }) => action(program, true, async (queue, out) => {
       await runWorker(queue, module, { grace: options.grace ?? 10_000, log: (text) => (out.json ? undefined : process.stderr.write(`${text}\n`)) });
+    })());
+
+  program.command("dashboard")
+    .description("serve the web dashboard (read-only unless a token is given); stops on SIGINT/SIGTERM")
+    .option("--port <n>", "port to listen on (default 8080)", integer("--port"))
+    .option("--host <host>", "interface to listen on (default 127.0.0.1)")
+    .option("--token <token>", "enable actions for whoever signs in with it (default: $HEWN_DASHBOARD_TOKEN)")
+    .action((options: { port?: number; host?: string; token?: string }) => action(program, false, async (queue) => {
+      const token = options.token ?? (process.env.HEWN_DASHBOARD_TOKEN || undefined);
+      await runDashboard(queue, { port: options.port ?? 8080, host: options.host ?? "127.0.0.1", ...(token !== undefined && { token }) });
     })());
 
   return program;
@@ -197,8 +209,8 @@ function integer(flag: string): (value: string) => number {
 function showJob(job: Job, out: Output): void {
   const rows: Array<[string, string]> = [
     ["id", job.id], ["task", job.name], ["status", out.status(job.status)], ["attempts", String(job.attempts)],
-    ["crashes", String(job.crashes)], ["priority", String(job.priority)], ["label", job.label ?? "-"],
-    ["progress", job.progress === null ? "-" : String(job.progress)], ["reason", job.reason ?? "-"],
+    ["crashes", String(job.crashes)], ["priority", String(job.priority)], ["label", job.label ?? "—"],
+    ["progress", job.progress === null ? "—" : String(job.progress)], ["reason", job.reason ?? "—"],
     ["created", formatTime(job.createdAt)], ["available", formatTime(job.availableAt)], ["started", formatTime(job.startedAt)],
     ["ended", formatTime(job.endedAt)], ["finished", formatTime(job.finishedAt)],
   ];

@@ -11,6 +11,7 @@ import { pathToFileURL } from "node:url";
 import { ValidationError } from "../errors.js";
 import type { Queue } from "../queue.js";
 import type { Handler, TaskOptions } from "../task.js";
+import { untilSignal } from "./signals.js";
 
 type TaskEntry = Handler | [Handler, TaskOptions];
 
@@ -29,16 +30,8 @@ export async function runWorker(queue: Queue, module: string, options: { grace: 
   }
   await queue.start();
   options.log(`hewn: working (pid ${process.pid}); Ctrl-C or SIGTERM stops gracefully`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      options.log(`hewn: ${signal}: finishing running jobs (up to ${options.grace} ms)`);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
-  });
+  const signal = await untilSignal();
+  options.log(`hewn: ${signal}: finishing running jobs (up to ${options.grace} ms)`);
   await queue.close({ grace: options.grace });
   options.log("hewn: stopped");
 }

@@ -15,6 +15,7 @@ import type { StoredJob, NewJob, Store } from "../store/store.js";
 import {
   MAX_DELAY_MS, checkDuration, checkInteger, checkKnownKeys, checkName, checkOptionsObject, describe, serializeJson,
 } from "../validate.js";
+import { checkGroup } from "../flow/limits.js";
 import { checkUniqueOptions } from "../unique/options.js";
 import { Coalescer } from "./coalescer.js";
 import type { DirectClaim, DirectClaimSource } from "./direct-claim.js";
@@ -28,6 +29,7 @@ export interface JobInput {
   label?: unknown;
   isolation?: unknown;
   onDuplicate?: unknown;
+  group?: unknown;
 }
 
 export interface EnqueuerDeps {
@@ -39,7 +41,7 @@ export interface EnqueuerDeps {
   readonly onCommitted: () => void;
 }
 
-export const ITEM_KEYS = ["name", "data", "delay", "priority", "label", "isolation", "onDuplicate"] as const;
+export const ITEM_KEYS = ["name", "data", "delay", "priority", "label", "isolation", "onDuplicate", "group"] as const;
 
 export class Enqueuer {
   readonly #deps: EnqueuerDeps;
@@ -66,7 +68,8 @@ export class Enqueuer {
     const delayMs = item.delay === undefined ? 0 : Math.max(0, checkDuration(item.delay, `${prefix}delay`, { min: -MAX_DELAY_MS }));
     const priority = item.priority === undefined ? 0 : checkInteger(item.priority, `${prefix}priority`, -1_000_000, 1_000_000);
     const { label, isolationMs, replace } = checkUniqueOptions(item, prefix);
-    return { name, data, delayMs, priority, label, ...(label !== null && { isolationMs, replace }) };
+    const group = item.group === undefined ? null : checkGroup(item.group, `${prefix}group`);
+    return { name, data, delayMs, priority, label, group, ...(label !== null && { isolationMs, replace }) };
   }
 
   /** Checks a list of items (each a plain object with known keys). */

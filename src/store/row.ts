@@ -31,9 +31,12 @@ export interface JobRow {
   result: string | null;
   reason: string | null;
   label: string | null;
+  /** Absent from statements that do not read it: the job then reads as having no group. */
+  group_key?: string | null;
   priority: number | string;
   progress: number | null;
   errors: string;
+  checkpoint?: string | null;
 }
 
 /** The job a row holds. Never throws (see the module comment). */
@@ -53,9 +56,11 @@ export function toStoredJob(row: JobRow): StoredJob {
     result: row.result === null ? null : decodedOrNull(row.result),
     reason: row.reason,
     label: row.label,
+    group: row.group_key ?? null,
     priority: Number(row.priority),
     progress: row.progress === null ? null : Number(row.progress),
     errors: decodeErrors(row.errors),
+    checkpoint: row.checkpoint == null ? null : decodedOrNull(row.checkpoint),
   };
   const data = decode(row.data);
   if ("error" in data) job.dataError = `stored payload is not valid JSON: ${data.error}`;

@@ -18,6 +18,8 @@
  * @module
  */
 import type { Job, JobStatus } from "../job.js";
+import type { FlowLimits } from "../flow/limits.js";
+import type { Hold } from "../flow/plan.js";
 
 /**
  * The most items hewn puts in one batched call (inserts, completions): keeps statements and their
@@ -51,10 +53,17 @@ export interface NewJob {
    * label become one job.
    */
   label: string | null;
+  /**
+   * The jobs it runs after (`after`): existing jobs by id, and jobs of the same insert by their index in
+   * it. Unknown ids and cancelled parents are `ValidationError`s on `after`. Absent: no parents.
+   */
+  after?: { ids: string[]; indexes: number[] };
   /** With a label: a job with it that completed less than this many ms ago still stands. Default 0. */
   isolationMs?: number;
   /** With a label: a standing job still enqueued and never started takes this item's data, delay and priority. */
   replace?: boolean;
+  /** The flow-control group (`group` enqueue option); absent or null for none. */
+  group?: string | null;
 }
 
 /** A job stored already claimed by the process enqueueing it (see {@link Store.jobInsertClaimed}). */
@@ -69,6 +78,16 @@ export interface ClaimRequest {
   name: string;
   limit: number;
   leaseMs: number;
+  /**
+   * The task's flow limits: the store then claims under its per-task lock, within the limits and in fair
+   * order across groups (see flow/plan.ts). Absent: the plain claim.
+   */
+  flow?: FlowLimits;
+}
+
+/** A request that got fewer jobs than asked because its task is paused or its limits are reached. */
+export interface HeldBack extends Hold {
+  name: string;
 }
 
 /** Identifies one attempt of one job: the fence of every outcome write. */
@@ -162,6 +181,8 @@ export interface ClaimResult {
   completed: Set<string>;
   /** Claimed jobs, in claim order. */
   claimed: StoredJob[];
+  /** Requests held back by a pause or by flow limits (absent or empty: none). */
+  heldBack?: HeldBack[];
 }
 
 /** A periodic job's schedule, as declared (see docs/unique-and-periodic.md). */
@@ -262,6 +283,11 @@ export interface Store {
    * counts a crash and appends an entry for the crashed attempt to `errors` (`CRASH_MESSAGE`, dated now;
    * at most `MAX_KEPT_ERRORS` kept). Each request is limited separately. Jobs completed by this call are
    * never claimed by it. Either part may be empty.
+   *
+   * Nothing is claimed for a paused task. A request with `flow` limits is claimed inside a lock per task
+   * (so concurrent claimers count each other's claims), counting running jobs from live leases and
+   * starts from the store's start log, in fair order across groups; it reports in `heldBack` when its
+   * limits left due jobs behind.
    */
   jobClaim(params: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult>;
 
@@ -306,6 +332,15 @@ export interface Store {
   jobDeleteFinished(params: { olderThanMs: number; limit: number }): Promise<number>;
 
   /**
+   * Pauses (`paused` true) or resumes a task by name: stored, so every process's next claim honours it.
+   * Wakes other processes' workers (a resume lets them claim at once). Returns whether anything changed.
+   */
+  taskSetPaused(params: { name: string; paused: boolean }): Promise<boolean>;
+
+  /** The names of paused tasks, sorted. */
+  taskListPaused(): Promise<string[]>;
+
+  /**
    * Milliseconds from the store's now until the earliest runnable job of these names becomes available
    * (0 if one already is; the lease expiry counts for dequeued jobs), or null if there is none.
    */
@@ -326,6 +361,54 @@ export interface Store {
    */
   afterTransaction(tx: unknown, callback: () => void): void;
 
+  // ---- Composition: waiting, dead letters, dependencies, job-scoped transactions, checkpoints ----
+  //
+  // Dependencies: a job with parents that have not all completed is stored `enqueued` with `waitingParents`
+  // and `availableAt` = WAITING_FOR_PARENTS_AT, so claims pass it by without a clause of their own. Where it
+  // stands in line (enqueue time + delay) is kept like a claim's (`available_before_claim`). The write that
+  // completes a parent counts its children down in the same transaction and makes a child whose count
+  // reaches zero available at its place in line; the write that cancels a job (any cancel) cancels its
+  // waiting descendants, each with the reason "parent job <id> was cancelled". Every write that completes
+  // a job clears its checkpoint.
+
+  /**
+   * The jobs with these ids that exist, in no particular order. With `awaited`, each is also marked as
+   * waited for, so that where `capabilities.crossProcessWakeups` the write that finishes it notifies
+   * `listenFinished` listeners (the mark and the read are one statement, so no finish is missed between).
+   */
+  jobGetMany(params: { ids: string[]; awaited?: boolean }): Promise<StoredJob[]>;
+
+  /**
+   * Calls `onFinished(id)` when a job marked as awaited (see `jobGetMany`) completes or is cancelled in
+   * any process. Only where `capabilities.crossProcessWakeups`; a hint (notifications may be lost while
+   * reconnecting), so callers also poll. Resolves once listening; the returned function stops it.
+   */
+  listenFinished(params: { onFinished: (id: string) => void; onError: (error: Error) => void }): Promise<() => Promise<void>>;
+
+  /**
+   * Sends cancelled jobs back (dead letters re-run): status enqueued, available now (or waiting again for
+   * parents that have not completed), crash count reset, finishedAt cleared; attempts, reason and errors
+   * kept. Only jobs that are `cancelled` change. Returns those that did.
+   */
+  jobRetry(params: { ids: string[] }): Promise<StoredJob[]>;
+
+  /** Deletes finished (completed or cancelled) jobs; live ones are left alone. Returns the ids deleted. */
+  jobDelete(params: { ids: string[] }): Promise<Set<string>>;
+
+  /** The jobs `id` runs after, in id order (parents deleted by retention are missing). */
+  jobParents(params: { id: string }): Promise<StoredJob[]>;
+
+  /** Stores the handler's checkpoint (JSON text), fenced. False if the lease was lost. */
+  jobSetCheckpoint(params: AttemptRef & { checkpoint: string }): Promise<boolean>;
+
+  /**
+   * A job-scoped transaction: opens a transaction on a connection of the store's own (PostgreSQL: a pooled
+   * client after BEGIN; SQLite: the store's handle after BEGIN IMMEDIATE, and `fn` must be synchronous),
+   * runs `fn` with it, then completes the attempt `ref` (fenced) with `result(value)` as its result in the
+   * same transaction, and commits. If the fence finds the lease lost, everything is rolled back and `job`
+   * is null. Whatever `fn` or `result` throws rolls back and is rethrown as it is.
+   */
+  jobTransaction<T>(params: { ref: AttemptRef; fn: (tx: unknown) => T | Promise<T>; result: (value: T) => string }): Promise<{ value: T; job: StoredJob | null }>;
   /**
    * Everything an overview shows, in one call: counts per task and status, and the age of each task's
    * oldest ready job. Counting reads every row (finished ones included), so callers cache it.

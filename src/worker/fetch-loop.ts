@@ -13,6 +13,8 @@
  *   busy ──(a round claimed less, and nothing woke the loop meanwhile)──► idle
  *   idle ──(wake: a local enqueue, a NOTIFY, a freed slot, a completion)──► busy
  *   idle ──(timer: the next delayed job / expiring lease is due, or the poll interval passed)──► busy
+ *   busy ──(a task is paused or its flow limits held due jobs back)──► idle until its limit may admit
+ *        more (a rate window's exact time; FLOW_POLL_MS for concurrency; the poll interval while paused)
  *   any  ──(store error: reported)──► backing off (retry-backoff.ts) ──► busy
  *   any  ──(stop)──► stopped, once the rounds in flight have returned
  *
@@ -26,7 +28,7 @@
 import { coerceError } from "../errors.js";
 import type { ErrorReporter } from "../report.js";
 import { RetryBackoff } from "../retry-backoff.js";
-import type { ClaimRequest, Store, StoredJob } from "../store/store.js";
+import type { ClaimRequest, HeldBack, Store, StoredJob } from "../store/store.js";
 import type { CompletionBatch, CompletionFeed, Completer } from "./completer.js";
 
 export interface FetchLoopDeps {
@@ -40,8 +42,9 @@ export interface FetchLoopDeps {
   /**
    * A round returned with `jobs` claimed for `requests` (called after every round, even with none).
    * `grantedAt` is the local time just before the round was sent: a safe start for the leases.
+   * `heldBack`: the requests a pause or flow limits held back.
    */
-  claimed(jobs: StoredJob[], requests: ClaimRequest[], grantedAt: number): void;
+  claimed(jobs: StoredJob[], requests: ClaimRequest[], grantedAt: number, heldBack: HeldBack[]): void;
   /** A round failed: `requests` claimed nothing. */
   claimFailed(requests: ClaimRequest[]): void;
   /** The longest the loop stays idle without a wake-up. */
@@ -51,6 +54,11 @@ export interface FetchLoopDeps {
 
 /** Idle time when the store says a job is due but the claim got none (another process holds its lock). */
 const CONTENDED_SLEEP_MS = 5;
+/**
+ * Idle time when a task's concurrency (global or per group) is full: other processes' jobs may end at
+ * any moment and they send no wake-up, so look again soon (a local job ending wakes the loop at once).
+ */
+const FLOW_POLL_MS = 50;
 
 export class FetchLoop {
   readonly #deps: FetchLoopDeps;
@@ -124,10 +132,12 @@ export class FetchLoop {
   async #round(completions: CompletionBatch | undefined, requests: ClaimRequest[]): Promise<void> {
     const wakesBefore = this.#wakes;
     let claimed: StoredJob[];
+    let held: HeldBack[];
     const grantedAt = performance.now();
     try {
       const result = await this.#deps.store.jobClaim({ requests, completions: completions ? [...completions.items] : [] });
       claimed = result.claimed;
+      held = result.heldBack ?? [];
       completions?.settle(result.completed);
     } catch (thrown) {
       // The attempts retry their completions (and report the error themselves).
@@ -138,12 +148,16 @@ export class FetchLoop {
       return;
     }
     this.#errorBackoff.reset();
-    this.#deps.claimed(claimed, requests, grantedAt);
-    const claimedAll = requests.every((request) => countNamed(claimed, request.name) >= request.limit);
+    this.#deps.claimed(claimed, requests, grantedAt, held);
+    // Held back requests wait for their limits, not for jobs: they are left out of what follows.
+    const open = held.length === 0 ? requests : requests.filter((request) => !held.some((h) => h.name === request.name));
+    const claimedAll = open.every((request) => countNamed(claimed, request.name) >= request.limit);
     // Claimed everything asked for: there may be more waiting. Woken meanwhile: something changed.
-    if (claimedAll || this.#wakes !== wakesBefore || this.#stopped) return;
+    if ((claimedAll && (open.length > 0 || held.length === 0)) || this.#wakes !== wakesBefore || this.#stopped) return;
     try {
-      const sleepMs = await this.#idleSleep(requests, claimed.length);
+      const interval = this.#deps.pollInterval();
+      let sleepMs = open.length === 0 ? interval : await this.#idleSleep(open, claimed.length);
+      for (const hold of held) sleepMs = Math.min(sleepMs, hold.retryInMs ?? (hold.paused ? interval : FLOW_POLL_MS));
       if (this.#wakes === wakesBefore) this.#goIdle(sleepMs);
     } catch (thrown) {
       this.#deps.report(coerceError(thrown), { source: "claim" });

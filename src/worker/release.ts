@@ -5,6 +5,8 @@
  *   (their handlers' signals abort). Announced as `job:release`.
  * - isolation: a suspect needs the process to itself (isolation.ts), so jobs claimed but never started go
  *   back. Announced as `job:unclaim`.
+ * - pause: a claim round found the task paused, so its jobs waiting in the local buffer go back (a pause
+ *   stops jobs from starting, not only from being claimed). Announced as `job:unclaim`.
  * Either way the job keeps its place in line (the store puts `availableAt` back where it was when the job
  * was claimed), and a job that never started has its claim undone (its attempt is not counted). Each
  * attempt is released at most once (`Attempt.release` guards it), so none is announced twice.
@@ -16,11 +18,12 @@ import type { ErrorReporter } from "../report.js";
 import type { Store } from "../store/store.js";
 import type { Attempt } from "./attempt.js";
 
-export type ReleaseCause = "shutdown" | "isolation";
+export type ReleaseCause = "shutdown" | "isolation" | "pause";
 
 const REASONS: Record<ReleaseCause, string> = {
   shutdown: "released: the worker shut down before the handler finished",
   isolation: "released unstarted: a job that crashed before had to run alone in this process",
+  pause: "released unstarted: its task was paused",
 };
 
 export interface ReleasesDeps {

@@ -94,13 +94,16 @@ export class Slots implements DirectClaimSource {
     const { maxRounds } = this.#deps;
     for (const task of this.#deps.tasks.values()) {
       const slots = this.#slots(task.name);
-      const fast = slots.averageMs !== undefined && slots.averageMs < FAST_HANDLER_MS;
+      // A task with flow limits gets no buffer: a job it holds counts against its limits without running.
+      const fast = task.flow === undefined && slots.averageMs !== undefined && slots.averageMs < FAST_HANDLER_MS;
       const capacity = fast ? task.workers + Math.max(task.workers * maxRounds, FAST_BUFFER_MIN) : task.workers;
       const room = capacity - slots.running - slots.direct - slots.buffer.length - slots.reserved;
-      const want = Math.min(room, Math.ceil(capacity / maxRounds), limitEach);
+      // A limited task's rounds queue on its store lock anyway: one round may ask for all its room.
+      const share = task.flow === undefined ? Math.ceil(capacity / maxRounds) : capacity;
+      const want = Math.min(room, share, limitEach);
       if (want <= 0) continue;
       slots.reserved += want;
-      requests.push({ name: task.name, limit: want, leaseMs: task.timeout });
+      requests.push({ name: task.name, limit: want, leaseMs: task.timeout, ...(task.flow && { flow: task.flow }) });
     }
     return requests;
   }
@@ -138,6 +141,11 @@ export class Slots implements DirectClaimSource {
     this.#deps.wake();
   }
 
+  /** Empties the local buffer of task `name` (paused meanwhile), for the caller to hand its jobs back. */
+  takeBufferedOf(name: string): Attempt[] {
+    return this.#byTask.get(name)?.buffer.splice(0) ?? [];
+  }
+
   /** Empties the local buffer, for the caller to hand its jobs back. */
   takeBuffered(): Attempt[] {
     return [...this.#byTask.values()].flatMap((slots) => slots.buffer.splice(0));
@@ -151,7 +159,8 @@ export class Slots implements DirectClaimSource {
    */
   reserveDirect(name: string): DirectClaim | undefined {
     const task = this.#deps.tasks.get(name);
-    if (!task || !this.#deps.gate()) return undefined;
+    // Never for a task with flow limits: only the store's limited claim may start its jobs.
+    if (!task || task.flow || !this.#deps.gate()) return undefined;
     const slots = this.#slots(name);
     if (slots.running + slots.direct + slots.buffer.length + slots.reserved >= task.workers) return undefined;
     slots.direct++;

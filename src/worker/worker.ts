@@ -87,9 +87,11 @@ export class Worker implements DirectClaimSource {
       completer,
       maxRounds: store.capabilities.maxConcurrentRounds,
       requests: () => this.#isolation.requests(),
-      claimed: (jobs, requests, grantedAt) => {
+      claimed: (jobs, requests, grantedAt, heldBack) => {
         this.#slots.unreserve(requests);
         this.#claimed(jobs, grantedAt);
+        // A paused task's jobs waiting in the local buffer must not start either: back they go.
+        for (const { name, paused } of heldBack) if (paused) void this.#releases.release(this.#slots.takeBufferedOf(name), "pause");
       },
       claimFailed: (requests) => {
         this.#slots.unreserve(requests);

@@ -148,5 +148,20 @@ test("without --url: $HEWN_DATABASE_URL, else sqlite:./hewn.db in the working di
   assert.ok(fs.existsSync(other));
   const help = await hewn(["--help"]);
   assert.equal(help.code, 0);
-  for (const command of ["migrate", "enqueue", "list", "show", "cancel", "stats", "work"]) assert.match(help.stdout, new RegExp(`\\n  ${command}\\b`));
+  for (const command of ["migrate", "enqueue", "list", "show", "cancel", "stats", "work", "dashboard"]) assert.match(help.stdout, new RegExp(`\\n  ${command}\\b`));
+});
+
+test("dashboard serves the web dashboard until SIGTERM", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hewn-dash-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const url = `sqlite:${path.join(dir, "jobs.db")}`;
+  assert.equal((await hewn(["--url", url, "migrate"])).code, 0);
+  const server = hewnProcess(t, ["--url", url, "dashboard", "--port", "0"]);
+  await within(server.waitFor(/dashboard on http:\/\/\S+ \(read-only\)/), `the dashboard to listen (stderr: ${server.stderr()})`);
+  const address = /dashboard on (http:\/\/\S+?)\/? /.exec(server.stderr())?.[1];
+  const response = await fetch(`${address}/jobs`);
+  assert.equal(response.status, 200);
+  assert.match(await response.text(), /No jobs match/);
+  server.child.kill("SIGTERM");
+  assert.equal(await within(server.exited, "the dashboard to exit"), 0);
 });

@@ -11,6 +11,9 @@ import { apiSuite } from "./api-suite.js";
 import { uniqueSuite } from "./unique-suite.js";
 import { periodicSuite } from "./periodic-suite.js";
 import { adminSuite } from "./admin-suite.js";
+import { schemaSuite } from "./schema-suite.js";
+import { flowSuite } from "./flow-suite.js";
+import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -21,3 +24,6 @@ describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
 describe("postgres: periodic jobs", { skip }, () => periodicSuite(harness));
+describe("postgres: schemas", { skip }, () => schemaSuite(harness));
+describe("postgres: flow control", { skip }, () => flowSuite(harness));
+describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));

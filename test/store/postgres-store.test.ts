@@ -86,7 +86,7 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
       const indexes = await location.exec(
         "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'jobs' ORDER BY indexname", [schema]);
       assert.deepEqual(indexes.map((row) => row.indexname),
-        ["jobs_finished_idx", "jobs_label_idx", "jobs_name_id_idx", "jobs_pkey", "jobs_runnable_idx", "jobs_runnable_priority_idx", "jobs_status_id_idx", "jobs_unique_key_idx"]);
+        ["jobs_finished_idx", "jobs_group_idx", "jobs_label_idx", "jobs_name_id_idx", "jobs_pkey", "jobs_runnable_idx", "jobs_runnable_priority_idx", "jobs_status_id_idx", "jobs_unique_key_idx"]);
       const [options] = await location.exec("SELECT reloptions FROM pg_class WHERE oid = $1::regclass", [`"${schema}".jobs`]);
       assert.deepEqual(options?.reloptions, ["fillfactor=80"]);
     });

@@ -19,6 +19,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "hot-path indexes", up: sql.migration3 },
   { version: 4, name: "add available_before_claim", up: sql.migration4 },
   { version: 5, name: "unique jobs and schedules", up: sql.migration5 },
+  { version: 6, name: "composition: checkpoints, dependencies, awaited", up: sql.migration6 },
+  { version: 7, name: "flow control", up: sql.migration7 },
   { version: 8, name: "admin indexes", up: sql.migration8 },
 ];
 

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
-import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
+import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
 import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import type {
@@ -31,6 +31,7 @@ import type {
   SlotClaim,
   StoreStats,
 } from "../store.js";
+import { claimWithLimits } from "./flow-claim.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
@@ -78,6 +79,8 @@ export class PostgresStore implements Store {
   /** The quoted schema: the only text ever spliced into SQL. */
   private readonly q: string;
   private readonly channel: string;
+  /** Where finishes of awaited jobs are announced (`waitFor`). */
+  private readonly finishedChannel: string;
   /** Every statement of this schema, built once. */
   private readonly statements: Statements;
   private readonly listeners = new Set<Listener>();
@@ -93,6 +96,7 @@ export class PostgresStore implements Store {
     this.schema = options.schema;
     this.q = sql.quoteIdent(options.schema);
     this.channel = sql.channelName(options.schema);
+    this.finishedChannel = sql.finishedChannelName(options.schema);
     this.statements = { ...prepareStatements(this.q), insertJobsJson: { text: sql.insertJobsJson(this.q, this.channel) } };
     // pg.Pool emits 'error' when an idle client's connection dies; with no listener that crashes the process.
     this.onPoolError = (error) => options.onError?.(new StoreError(`idle PostgreSQL connection failed: ${error.message}`, { cause: error }));
@@ -109,11 +113,15 @@ export class PostgresStore implements Store {
   }
 
   async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
-    if (tx == null) return this.insertMany(jobs);
-    if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
+    const withParents = jobs.some((job) => job.after);
+    if (tx == null) return withParents ? this.inTransaction((client) => this.insertWithParents(jobs, client)) : this.insertMany(jobs);
+    if (tx instanceof SqlTransaction) {
+      if (withParents) throw new ValidationError("options.after", "is not supported inside an ORM transaction yet; pass the pg client instead");
+      return this.insertThrough(tx, jobs);
+    }
     const client = await transactionClient(tx);
     try {
-      return await this.insertMany(jobs, client);
+      return await (withParents ? this.insertWithParents(jobs, client) : this.insertMany(jobs, client));
     } catch (error) {
       // pg learns that a transaction failed only after the failing query's promise settled: the status
       // checked above may still have said "in transaction".
@@ -127,7 +135,7 @@ export class PostgresStore implements Store {
     if (jobs.some((job) => job.label !== null)) return this.insertUnique(jobs, client);
     const [only] = jobs;
     if (jobs.length === 1 && only) {
-      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel];
+      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null];
       return (await this.rows<JobRow>("jobInsertMany", this.statements.insertJob, values, client)).map(toStoredJob);
     }
     const rows = await this.rows<JobRow>("jobInsertMany", this.statements.insertJobs, [
@@ -137,8 +145,48 @@ export class PostgresStore implements Store {
       jobs.map((job) => job.priority),
       jobs.map((job) => job.label),
       this.channel,
+      jobs.map((job) => job.group ?? null),
     ], client);
     return rows.map(toStoredJob);
+  }
+
+  /**
+   * Inside a transaction: locks the existing parents first (see migration 6), then inserts the jobs, links
+   * them, and makes those with parents still to complete wait.
+   */
+  private async insertWithParents(jobs: NewJob[], client: Queryable): Promise<StoredJob[]> {
+    const named = [...new Set(jobs.flatMap((job) => job.after?.ids ?? []))];
+    for (const id of named) if (!isId(id)) throw new ValidationError("after", `no job has the id ${JSON.stringify(id.slice(0, 100))}`);
+    const locked = await this.rows<{ id: string; status: JobStatus }>("jobInsertMany", this.statements.lockParents, [named], client);
+    const statusOf = new Map(locked.map((row) => [row.id, row.status]));
+    for (const id of named) {
+      const status = statusOf.get(id);
+      if (status === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
+      if (status === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
+    }
+    const inserted = await this.insertMany(jobs, client);
+    const children: string[] = [];
+    const parents: string[] = [];
+    const waiting = new Map<string, number>();
+    jobs.forEach((job, index) => {
+      const child = inserted[index]?.id;
+      // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
+      if (!job.after || child === undefined || inserted[index]?.duplicate === true) return;
+      const own = new Set([...job.after.ids, ...job.after.indexes.map((i) => inserted[i]?.id ?? "")]);
+      let count = 0;
+      for (const parent of own) {
+        children.push(child);
+        parents.push(parent);
+        if (statusOf.get(parent) !== "completed") count++;
+      }
+      if (count > 0) waiting.set(child, count);
+    });
+    await this.query("jobInsertMany", this.statements.insertParentLinks, [children, parents], client);
+    if (waiting.size === 0) return inserted;
+    const rows = await this.rows<JobRow>("jobInsertMany", this.statements.makeWaiting,
+      [[...waiting.keys()], [...waiting.values()], new Date(WAITING_FOR_PARENTS_AT)], client);
+    const updated = new Map(rows.map((row) => [String(row.id), toStoredJob(row)]));
+    return inserted.map((job) => updated.get(job.id) ?? job);
   }
 
   /** A batch with labelled items: folded per key, one statement (see `insertUniqueJobs`), each item given its job. */
@@ -154,6 +202,7 @@ export class PostgresStore implements Store {
       items.map((job) => job.isolationMs ?? 0),
       items.map((job) => job.replace === true),
       this.channel,
+      items.map((job) => job.group ?? null),
     ], client);
     const byKey = new Map<string, StoredJob>();
     const unlabelled: StoredJob[] = [];
@@ -177,7 +226,7 @@ export class PostgresStore implements Store {
       if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
       if (jobs.length === 0) return [];
       rejectLabelledThroughOrm(tx, jobs);
-      const input = jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label }));
+      const input = jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group }));
       const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
       return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
     } catch (error) {
@@ -199,6 +248,7 @@ export class PostgresStore implements Store {
       items.map(({ leaseMs }) => leaseMs),
       items.map(({ job }) => job.priority),
       items.map(({ job }) => job.label),
+      items.map(({ job }) => job.group ?? null),
     ]);
     return rows.map(toStoredJob);
   }
@@ -207,6 +257,24 @@ export class PostgresStore implements Store {
   afterTransaction(_tx: unknown, _callback: () => void): void {}
 
   async jobClaim({ requests, completions = [] }: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult> {
+    const limited = requests.filter((request) => request.flow !== undefined && request.limit > 0);
+    const plain = await this.claimPlain(requests.filter((request) => request.flow === undefined), completions);
+    if (limited.length === 0) return plain;
+    // After the plain claim has committed its completions, so the limited claims count them as done.
+    this.assertOpen();
+    const flow = await claimWithLimits({ pool: this.pool, schema: this.schema, statements: this.statements, rows: (...args) => this.rows(...args) }, limited)
+      .catch((error: unknown) => {
+        throw wrap(error, "jobClaim");
+      });
+    return {
+      completed: plain.completed,
+      claimed: [...plain.claimed, ...flow.rows.map(toStoredJob)],
+      heldBack: [...(plain.heldBack ?? []), ...flow.heldBack],
+    };
+  }
+
+  /** Completions and claims of tasks without flow limits: one statement (completeAndClaim). */
+  private async claimPlain(requests: ClaimRequest[], completions: CompleteItem[]): Promise<ClaimResult> {
     // Requests for one name would each pick the same rows (a transaction does not skip its own locks): merge them.
     const byName = new Map<string, ClaimRequest>();
     for (const request of requests) {
@@ -219,7 +287,7 @@ export class PostgresStore implements Store {
     const merged = [...byName.values()];
     const valid = completions.filter((item) => isId(item.id));
     if (merged.length === 0 && valid.length === 0) return { completed: new Set(), claimed: [] };
-    const rows = await this.rows<JobRow & { completed_ids: string[] }>("jobClaim", this.statements.completeAndClaim, [
+    const rows = await this.rows<JobRow & { completed_ids: string[]; paused_names: string[] }>("jobClaim", this.statements.completeAndClaim, [
       merged.map((r) => r.name),
       merged.map((r) => r.limit),
       merged.map((r) => r.leaseMs),
@@ -228,15 +296,18 @@ export class PostgresStore implements Store {
       valid.map((item) => item.result),
       CRASH_MESSAGE,
       MAX_KEPT_ERRORS,
+      this.channel,
+      this.finishedChannel,
     ]);
     return {
       completed: new Set(rows[0]?.completed_ids ?? []),
       claimed: rows.filter((row) => row.id !== null).map(toStoredJob),
+      heldBack: (rows[0]?.paused_names ?? []).map((name) => ({ name, paused: true, retryInMs: null })),
     };
   }
 
   jobCompleteMany({ items }: { items: CompleteItem[] }): Promise<Set<string>> {
-    return this.fencedMany("jobCompleteMany", this.statements.completeJobs, items, (item) => item.result);
+    return this.fencedMany("jobCompleteMany", this.statements.completeJobs, items, (item) => item.result, [this.channel, this.finishedChannel]);
   }
 
   async jobFail({ id, attempt, reason, errors, delayMs }: FailParams): Promise<StoredJob | null> {
@@ -247,7 +318,7 @@ export class PostgresStore implements Store {
 
   async jobCancel({ id, attempt, reason, errors }: CancelParams): Promise<StoredJob | null> {
     if (!isId(id)) return null;
-    const rows = await this.rows<JobRow>("jobCancel", this.statements.cancelJob, [id, attempt, toText(reason), errors]);
+    const rows = await this.rows<JobRow>("jobCancel", this.statements.cancelJob, [id, attempt, toText(reason), errors, this.finishedChannel]);
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
@@ -318,6 +389,15 @@ export class PostgresStore implements Store {
     return result.rowCount ?? 0;
   }
 
+  async taskSetPaused({ name, paused }: { name: string; paused: boolean }): Promise<boolean> {
+    const statement = paused ? this.statements.pauseTask : this.statements.resumeTask;
+    return (await this.rows("taskSetPaused", statement, [toText(name), this.channel])).length > 0;
+  }
+
+  async taskListPaused(): Promise<string[]> {
+    return (await this.rows<{ name: string }>("taskListPaused", this.statements.listPaused, [])).map((row) => row.name);
+  }
+
   async jobNextAvailableIn({ names }: { names: string[] }): Promise<number | null> {
     if (names.length === 0) return null;
     const rows = await this.rows<{ ms: number }>("jobNextAvailableIn", this.statements.msUntilNextAvailable, [names]);
@@ -347,7 +427,7 @@ export class PostgresStore implements Store {
   async jobCancelMany({ ids, reason }: { ids: string[]; reason: string }): Promise<StoredJob[]> {
     const valid = ids.filter(isId);
     if (valid.length === 0) return [];
-    const rows = await this.rows<JobRow>("jobCancelMany", this.statements.cancelJobs, [valid, toText(reason)]);
+    const rows = await this.rows<JobRow>("jobCancelMany", this.statements.cancelJobs, [valid, toText(reason), this.finishedChannel]);
     return rows.map(toStoredJob);
   }
 
@@ -361,11 +441,15 @@ export class PostgresStore implements Store {
   }
 
   async listen({ names, onWake, onError }: ListenParams): Promise<() => Promise<void>> {
+    return this.startListener(this.channel, names, onWake, onError);
+  }
+
+  private async startListener(channel: string, names: string[], onWake: (payload: string) => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
     this.assertOpen();
     const listener = new Listener({
       // pg-pool keeps `password` non-enumerable (to stay out of logs), so a spread alone would drop it.
       connection: { ...this.pool.options, password: this.pool.options.password },
-      channel: this.channel,
+      channel,
       names,
       onWake,
       onError: (error) => onError(wrap(error, "LISTEN connection")),
@@ -410,6 +494,100 @@ export class PostgresStore implements Store {
     return rows[0] ? toStoredJob(rows[0]) : null;
   }
 
+  async jobGetMany({ ids, awaited = false }: { ids: string[]; awaited?: boolean }): Promise<StoredJob[]> {
+    const valid = ids.filter(isId);
+    if (valid.length === 0) return [];
+    const statement = awaited ? this.statements.awaitJobs : this.statements.getJobs;
+    return (await this.rows<JobRow>("jobGetMany", statement, [valid])).map(toStoredJob);
+  }
+
+  async listenFinished({ onFinished, onError }: { onFinished: (id: string) => void; onError: (error: Error) => void }): Promise<() => Promise<void>> {
+    return this.startListener(this.finishedChannel, [], onFinished, onError);
+  }
+
+  async jobRetry({ ids }: { ids: string[] }): Promise<StoredJob[]> {
+    const valid = ids.filter(isId);
+    if (valid.length === 0) return [];
+    return this.inTransaction(async (client) => {
+      await this.query("jobRetry", this.statements.lockParentsOf, [valid], client);
+      const rows = await this.rows<JobRow>("jobRetry", this.statements.retryJobs, [valid, new Date(WAITING_FOR_PARENTS_AT), this.channel], client);
+      return rows.map(toStoredJob);
+    });
+  }
+
+  async jobDelete({ ids }: { ids: string[] }): Promise<Set<string>> {
+    const valid = ids.filter(isId);
+    if (valid.length === 0) return new Set();
+    return new Set((await this.rows<{ id: string }>("jobDelete", this.statements.deleteJobs, [valid])).map((row) => row.id));
+  }
+
+  async jobParents({ id }: { id: string }): Promise<StoredJob[]> {
+    if (!isId(id)) return [];
+    return (await this.rows<JobRow>("jobParents", this.statements.parentsOf, [id])).map(toStoredJob);
+  }
+
+  async jobSetCheckpoint({ id, attempt, checkpoint }: AttemptRef & { checkpoint: string }): Promise<boolean> {
+    if (!isId(id)) return false;
+    const result = await this.query("jobSetCheckpoint", this.statements.setCheckpoint, [id, attempt, checkpoint]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /**
+   * A pooled client in BEGIN for `fn`; then the fenced completion (children released, waiters told, as
+   * any completion) and the job read back, on the same client, and COMMIT. The client is the user's until
+   * `fn` settles; they must not COMMIT or ROLLBACK it themselves.
+   */
+  async jobTransaction<T>({ ref, fn, result }: { ref: AttemptRef; fn: (tx: unknown) => T | Promise<T>; result: (value: T) => string }): Promise<{ value: T; job: StoredJob | null }> {
+    const lost = Symbol("lease lost");
+    let value: T | undefined;
+    try {
+      const job = await this.inTransaction(async (client) => {
+        value = await fn(client);
+        const text = result(value);
+        const done = await this.fencedMany("jobTransaction", this.statements.completeJobs, [{ ...ref, result: text }], (item) => item.result,
+          [this.channel, this.finishedChannel], client);
+        if (!done.has(ref.id)) throw lost;
+        const [row] = await this.rows<JobRow>("jobTransaction", this.statements.getJob, [ref.id], client);
+        return row ? toStoredJob(row) : null;
+      }, { passThrough: true });
+      return { value: value as T, job };
+    } catch (error) {
+      if (error === lost) return { value: value as T, job: null };
+      throw error;
+    }
+  }
+
+  /**
+   * Runs `work` in a transaction on a pooled client: BEGIN, work, COMMIT; ROLLBACK on any throw. A client
+   * that cannot roll back is destroyed rather than pooled. With `passThrough`, what `work` throws is
+   * rethrown unchanged (it may be the user's); otherwise it is wrapped as a store error.
+   */
+  private async inTransaction<R>(work: (client: Queryable) => Promise<R>, options: { passThrough?: boolean } = {}): Promise<R> {
+    this.assertOpen();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      throw wrap(error, "connect");
+    }
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN").catch((error: unknown) => {
+        throw wrap(error, "BEGIN");
+      });
+      try {
+        const out = await work(client);
+        await client.query("COMMIT");
+        return out;
+      } catch (error) {
+        await client.query("ROLLBACK").catch((rollbackError: Error) => (broken = rollbackError));
+        throw options.passThrough || error instanceof HewnError || typeof error === "symbol" ? error : wrap(error, "transaction");
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       const listeners = [...this.listeners];
@@ -429,17 +607,20 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * A batched fenced write whose statement takes ids ($1), attempts ($2) and one value per item ($3), and
-   * returns the ids it changed. Ids this store could never have issued match nothing, so they are left out.
+   * A batched fenced write whose statement takes ids ($1), attempts ($2) and one value per item ($3) (then
+   * `extra`), and returns the ids it changed. Ids this store could never have issued match nothing, so they are left out.
    */
-  private async fencedMany<T extends AttemptRef>(operation: string, statement: Statement, items: T[], value: (item: T) => unknown): Promise<Set<string>> {
+  private async fencedMany<T extends AttemptRef>(
+    operation: string, statement: Statement, items: T[], value: (item: T) => unknown, extra: unknown[] = [], client?: Queryable,
+  ): Promise<Set<string>> {
     const valid = items.filter((item) => isId(item.id));
     if (valid.length === 0) return new Set();
     const rows = await this.rows<{ id: string }>(operation, statement, [
       valid.map((item) => item.id),
       valid.map((item) => item.attempt),
       valid.map(value),
-    ]);
+      ...extra,
+    ], client);
     return new Set(rows.map((row) => row.id));
   }
 
@@ -473,8 +654,14 @@ type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number]
 const PREPARED = [
   "insertJob", "insertJobs", "insertUniqueJobs", "listSchedules", "claimSlot", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
+  "awaitJobs", "getJobs", "setCheckpoint", "parentsOf",
+  "flowCounts", "flowCandidates", "flowClaim", "pauseTask", "resumeTask",
 ] as const;
-const UNPREPARED = ["upsertSchedule", "deleteSchedule", "countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs"] as const;
+const UNPREPARED = [
+  "countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs", "listPaused",
+  "lockParents", "lockParentsOf", "insertParentLinks", "makeWaiting", "retryJobs", "deleteJobs",
+  "upsertSchedule", "deleteSchedule",
+] as const;
 
 function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
   const statements = {} as Record<string, Statement>;

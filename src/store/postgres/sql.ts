@@ -29,6 +29,17 @@ export function channelName(schema: string): string {
 }
 
 /**
+ * The channel that tells waiters (`queue.waitFor`) that an awaited job finished; the payload is its id.
+ * Apart from the workers' channel, so finishes never wake fetch loops. The dot keeps it from colliding
+ * with any schema's `channelName` (schema names have no dots).
+ */
+export function finishedChannelName(schema: string): string {
+  const name = `hewn.finished.${schema}`;
+  if (name.length <= 63) return name;
+  return `${name.slice(0, 54)}_${createHash("sha256").update(schema).digest("hex").slice(0, 8)}`;
+}
+
+/**
  * Runnable statuses, spelled exactly as in the partial indexes' predicates (migration 1) so the planner
  * can prove a query's filter implies the index predicate and use them.
  */
@@ -173,6 +184,40 @@ export const migration5 = (q: string) => `
 `;
 
 /**
+ * Migration 7: flow control (docs/flow-control.md).
+ * - `group_key`, the `group` enqueue option. No default: a catalog-only change. Its index serves only
+ *   grouped runnable jobs (partial), so ungrouped jobs, and every unlimited task's hot path, never pay for
+ *   it; it lists a task's groups (a loose index scan) and each group's due jobs in claim order.
+ * - `paused`: one row per paused task name, read by every claim.
+ * - `starts`: when each job of a rate-limited task was claimed, kept for its window, so the window slides
+ *   over real starts (a count per fixed period would allow twice the limit across a period boundary).
+ * - `turns`: when each group of a limited task ('' for no group) last had a job claimed: the memory of
+ *   the round-robin, so the group served longest ago goes next even when claims take one job at a time.
+ *   One small row per group.
+ */
+export const migration7 = (q: string) => `
+  ALTER TABLE ${q}.jobs ADD COLUMN group_key text;
+  CREATE INDEX jobs_group_idx ON ${q}.jobs (name, group_key, priority DESC, available_at, id)
+    WHERE status IN ('enqueued', 'failed', 'dequeued') AND group_key IS NOT NULL;
+  CREATE TABLE ${q}.paused (
+    name text PRIMARY KEY,
+    paused_at timestamptz NOT NULL DEFAULT now()
+  );
+  CREATE TABLE ${q}.starts (
+    name text NOT NULL,
+    group_key text,
+    started_at timestamptz NOT NULL
+  );
+  CREATE INDEX starts_window_idx ON ${q}.starts (name, started_at);
+  CREATE TABLE ${q}.turns (
+    name text NOT NULL,
+    group_key text NOT NULL,
+    turn_at timestamptz NOT NULL,
+    PRIMARY KEY (name, group_key)
+  );
+`;
+
+/**
  * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
  * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
  * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
@@ -192,7 +237,7 @@ export const migration8 = (q: string) => `
 
 /** The columns of a job row, in the order the row mapper expects nothing of (it reads by name). */
 const JOB_COLUMNS = `id, name, data, status, created_at, available_at, started_at, ended_at, finished_at,
-  attempts, crashes, result, reason, label, priority, progress, errors`;
+  attempts, crashes, result, reason, label, group_key, priority, progress, errors, checkpoint`;
 
 /** The same, qualified by alias `t`, for UPDATE … FROM … RETURNING. */
 const T_JOB_COLUMNS = JOB_COLUMNS.split(",").map((column) => `t.${column.trim()}`).join(", ");
@@ -204,8 +249,8 @@ const T_JOB_COLUMNS = JOB_COLUMNS.split(",").map((column) => `t.${column.trim()}
  */
 export const insertJob = (q: string) => `
   WITH inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
-    VALUES ($1, $2::json, 'enqueued', now() + $3::float8 * interval '1 millisecond', $4, $5)
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key)
+    VALUES ($1, $2::json, 'enqueued', now() + $3::float8 * interval '1 millisecond', $4, $5, $7)
     RETURNING ${JOB_COLUMNS}
   )
   SELECT inserted.*, CASE WHEN available_at <= now() THEN pg_notify($6, name) END AS notified
@@ -218,11 +263,11 @@ export const insertJob = (q: string) => `
  */
 export const insertJobs = (q: string) => `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[])
-      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, ord)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $7::text[])
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, group_key, ord)
   ), inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
-    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key)
+    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, group_key
     FROM input ORDER BY ord
     RETURNING ${JOB_COLUMNS}
   ), notified AS (
@@ -248,8 +293,8 @@ export const insertJobs = (q: string) => `
  */
 export const insertUniqueJobs = (q: string) => `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::float8[], $7::bool[])
-      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, isolation_ms, replace, ord)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::float8[], $7::bool[], $9::text[])
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, isolation_ms, replace, group_key, ord)
   ), freed AS (
     UPDATE ${q}.jobs AS t SET unique_key = NULL
     FROM input
@@ -258,8 +303,8 @@ export const insertUniqueJobs = (q: string) => `
         OR (t.status = 'completed' AND t.finished_at <= now() - input.isolation_ms * interval '1 millisecond'))
     RETURNING t.id
   ), upserted AS (
-    INSERT INTO ${q}.jobs AS t (name, data, status, available_at, priority, label, unique_key, isolation_ms)
-    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, label, isolation_ms
+    INSERT INTO ${q}.jobs AS t (name, data, status, available_at, priority, label, unique_key, isolation_ms, group_key)
+    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, label, isolation_ms, group_key
     FROM input
     WHERE (SELECT count(*) FROM freed) >= 0
     ORDER BY ord
@@ -279,7 +324,7 @@ export const insertUniqueJobs = (q: string) => `
 
 /**
  * The batch of `insertJobs` for a transaction hewn reaches only through an ORM (`SqlTransaction`): one
- * JSON parameter in (`[{ name, data, delayMs, priority, label }]`, `data` as JSON text so it is stored
+ * JSON parameter in (`[{ name, data, delayMs, priority, label, group }]`, `data` as JSON text so it is stored
  * byte for byte), and each row out as one JSON text column, so nothing depends on how the ORM binds
  * arrays, parses timestamps or int8, or renames columns. Times are epoch ms. Same NOTIFY as insertJobs:
  * delivered at commit, never for a rollback. `$1` appears once (Knex rewrites placeholders to `?`), so the
@@ -289,9 +334,9 @@ export const insertJobsJson = (q: string, channel: string) => `
   WITH input AS (
     SELECT item, ord FROM json_array_elements($1::json) WITH ORDINALITY AS i(item, ord)
   ), inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label)
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key)
     SELECT item->>'name', (item->>'data')::json, 'enqueued', now() + (item->>'delayMs')::float8 * interval '1 millisecond',
-      (item->>'priority')::int, item->>'label'
+      (item->>'priority')::int, item->>'label', item->>'group'
     FROM input ORDER BY ord
     RETURNING ${JOB_COLUMNS}
   ), notified AS (
@@ -303,19 +348,24 @@ export const insertJobsJson = (q: string, channel: string) => `
     'created_at', extract(epoch FROM created_at) * 1000, 'available_at', extract(epoch FROM available_at) * 1000,
     'started_at', extract(epoch FROM started_at) * 1000, 'ended_at', extract(epoch FROM ended_at) * 1000,
     'finished_at', extract(epoch FROM finished_at) * 1000, 'attempts', attempts, 'crashes', crashes,
-    'result', result::text, 'reason', reason, 'label', label, 'priority', priority, 'progress', progress,
+    'result', result::text, 'reason', reason, 'label', label, 'group_key', group_key, 'priority', priority, 'progress', progress,
     'errors', errors::text)::text AS job
   FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
 
 /**
  * Jobs stored already claimed by the process enqueueing them (Store.jobInsertClaimed): dequeued,
- * attempt 1, leased for $3 ms. No NOTIFY: nobody else is to take them.
+ * attempt 1, leased for $3 ms. No NOTIFY: nobody else is to take them. A job of a paused task is stored
+ * plainly enqueued instead (the caller then sees it was not claimed): a pause holds for direct claims too.
  */
 export const insertClaimedJobs = (q: string) => `
-  INSERT INTO ${q}.jobs (name, data, status, available_at, available_before_claim, started_at, attempts, priority, label)
-  SELECT name, data::json, 'dequeued', now() + lease_ms * interval '1 millisecond', now(), now(), 1, priority, label
-  FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[])
-    WITH ORDINALITY AS i(name, data, lease_ms, priority, label, ord)
+  INSERT INTO ${q}.jobs (name, data, status, available_at, available_before_claim, started_at, attempts, priority, label, group_key)
+  SELECT i.name, data::json, CASE WHEN p.name IS NULL THEN 'dequeued' ELSE 'enqueued' END,
+    now() + CASE WHEN p.name IS NULL THEN lease_ms ELSE 0 END * interval '1 millisecond',
+    CASE WHEN p.name IS NULL THEN now() END, CASE WHEN p.name IS NULL THEN now() END,
+    CASE WHEN p.name IS NULL THEN 1 ELSE 0 END, priority, label, group_key
+  FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::text[])
+    WITH ORDINALITY AS i(name, data, lease_ms, priority, label, group_key, ord)
+  LEFT JOIN ${q}.paused AS p ON p.name = i.name
   ORDER BY ord
   RETURNING ${JOB_COLUMNS}`;
 
@@ -344,17 +394,41 @@ export const transactionStatus = "SELECT transaction_timestamp() <> statement_ti
  *   planner cannot see how few rows "LIMIT lim" yields and would otherwise hash-join a full table scan.
  * - The result has one row per claimed job, or a single row of NULL job columns when none was claimed;
  *   every row carries the ids whose completion was written.
+ * - Completions release waiting children and notify waiters (afterCompletion; $9, $10 the channels).
  */
+/**
+ * The SET of a claim (alias `t`), shared by both claim statements: leased for `leaseMs`, attempts + 1, and
+ * for a job whose lease expired a crash counted and recorded in `errors` (`message`, dated now; at most
+ * `maxErrors` entries kept, oldest dropped). Where the job stood in line is kept for a release.
+ */
+function claimSet(leaseMs: string, message: string, maxErrors: string): string {
+  return `SET status = 'dequeued', attempts = t.attempts + 1, crashes = t.crashes + (t.status = 'dequeued')::int,
+        errors = CASE WHEN t.status = 'dequeued' THEN (
+          SELECT json_agg(kept.e ORDER BY kept.n) FROM (
+            SELECT e, n FROM json_array_elements(CASE WHEN json_typeof(t.errors) = 'array' THEN t.errors ELSE '[]'::json END)
+              WITH ORDINALITY AS old(e, n)
+            UNION ALL
+            SELECT json_build_object('attempt', t.attempts,
+              'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'message', ${message}::text), 9223372036854775807
+            ORDER BY n DESC
+            LIMIT ${maxErrors}::int
+          ) AS kept
+        ) ELSE t.errors END,
+        available_before_claim = t.available_at,
+        started_at = now(), available_at = now() + ${leaseMs} * interval '1 millisecond', ended_at = NULL`;
+}
+
 export const completeAndClaim = (q: string) => `
   WITH done AS (
     UPDATE ${q}.jobs AS t
     SET status = 'completed', result = ($6::text[])[array_position($4::bigint[], t.id)]::json, reason = NULL,
-        ended_at = now(), finished_at = now()
+        ended_at = now(), finished_at = now(), checkpoint = NULL
     WHERE t.id = ANY ($4::bigint[]) AND t.status = 'dequeued'
       AND t.attempts = ($5::int[])[array_position($4::bigint[], t.id)]
-    RETURNING t.id
+    RETURNING t.id, t.has_children, t.awaited
   ), req AS (
     SELECT * FROM unnest($1::text[], $2::int[], $3::float8[]) AS r(name, lim, lease_ms)
+    WHERE NOT EXISTS (SELECT 1 FROM ${q}.paused AS p WHERE p.name = r.name)
   ), picked AS (
     SELECT j.id, j.priority, j.available_at, req.lease_ms
     FROM req CROSS JOIN LATERAL (
@@ -382,27 +456,17 @@ export const completeAndClaim = (q: string) => `
     ) AS j
   ), claimed AS (
     UPDATE ${q}.jobs AS t
-    SET status = 'dequeued', attempts = t.attempts + 1, crashes = t.crashes + (t.status = 'dequeued')::int,
-        errors = CASE WHEN t.status = 'dequeued' THEN (
-          SELECT json_agg(kept.e ORDER BY kept.n) FROM (
-            SELECT e, n FROM json_array_elements(CASE WHEN json_typeof(t.errors) = 'array' THEN t.errors ELSE '[]'::json END)
-              WITH ORDINALITY AS old(e, n)
-            UNION ALL
-            SELECT json_build_object('attempt', t.attempts,
-              'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'message', $7::text), 9223372036854775807
-            ORDER BY n DESC
-            LIMIT $8::int
-          ) AS kept
-        ) ELSE t.errors END,
-        available_before_claim = t.available_at,
-        started_at = now(), available_at = now() + picked.lease_ms * interval '1 millisecond', ended_at = NULL
+    ${claimSet("picked.lease_ms", "$7", "$8")}
     FROM picked
     WHERE t.id = ANY (ARRAY(SELECT id FROM picked)) AND t.id = picked.id
     RETURNING ${T_JOB_COLUMNS}, picked.available_at AS claim_order
   ), completed AS (
-    SELECT coalesce(array_agg(id), '{}') AS completed_ids FROM done
+    SELECT coalesce(array_agg(id), '{}') AS completed_ids,
+      (SELECT coalesce(array_agg(p.name), '{}') FROM ${q}.paused AS p WHERE p.name = ANY ($1::text[])) AS paused_names,
+      ${afterCompletion(q, "$9", "$10")}
+    FROM done
   )
-  SELECT completed.completed_ids::text[] AS completed_ids, claimed.*
+  SELECT completed.completed_ids::text[] AS completed_ids, completed.paused_names, claimed.*
   FROM completed LEFT JOIN claimed ON true
   ORDER BY claimed.priority DESC, claimed.claim_order, claimed.id`;
 
@@ -415,12 +479,16 @@ export const completeAndClaim = (q: string) => `
 // chose a sequential scan or a nested loop re-running unnest for every row (measured: 45 ms, then
 // 31 ms, for 200 completions on a 20,000-row table; under 2 ms this way). Ids in a batch are distinct.
 
+/** $4, $5: the channels of afterCompletion. */
 export const completeJobs = (q: string) => `
-  UPDATE ${q}.jobs AS t
-  SET status = 'completed', result = ($3::text[])[array_position($1::bigint[], t.id)]::json, reason = NULL,
-      ended_at = now(), finished_at = now()
-  WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
-  RETURNING t.id`;
+  WITH done AS (
+    UPDATE ${q}.jobs AS t
+    SET status = 'completed', result = ($3::text[])[array_position($1::bigint[], t.id)]::json, reason = NULL,
+        ended_at = now(), finished_at = now(), checkpoint = NULL
+    WHERE t.id = ANY ($1::bigint[]) AND t.status = 'dequeued' AND t.attempts = ($2::int[])[array_position($1::bigint[], t.id)]
+    RETURNING t.id, t.has_children, t.awaited
+  )
+  SELECT id, ${afterCompletion(q, "$4", "$5")} FROM done`;
 
 export const failJob = (q: string) => `
   UPDATE ${q}.jobs
@@ -429,14 +497,20 @@ export const failJob = (q: string) => `
   WHERE id = $1 AND status = 'dequeued' AND attempts = $2
   RETURNING ${JOB_COLUMNS}`;
 
-/** Fenced when $2 (attempt) is given; an operator's cancel ($2 null) applies to any unfinished job. */
+/**
+ * Fenced when $2 (attempt) is given; an operator's cancel ($2 null) applies to any unfinished job.
+ * Its waiting descendants are cancelled in the same statement, and waiters told ($5 their channel).
+ */
 export const cancelJob = (q: string) => `
-  UPDATE ${q}.jobs
-  SET status = 'cancelled', reason = $3, errors = coalesce($4::json, errors), ended_at = now(), finished_at = now()
-  WHERE id = $1 AND (
-    ($2::int IS NULL AND status NOT IN ('completed', 'cancelled'))
-    OR (status = 'dequeued' AND attempts = $2::int))
-  RETURNING ${JOB_COLUMNS}`;
+  WITH cancelled AS (
+    UPDATE ${q}.jobs
+    SET status = 'cancelled', reason = $3, errors = coalesce($4::json, errors), ended_at = now(), finished_at = now()
+    WHERE id = $1 AND (
+      ($2::int IS NULL AND status NOT IN ('completed', 'cancelled'))
+      OR (status = 'dequeued' AND attempts = $2::int))
+    RETURNING ${JOB_COLUMNS}, has_children, awaited
+  )
+  SELECT cancelled.*, ${afterCancel(q, "$5")} FROM cancelled`;
 
 export const extendLeases = (q: string) => `
   UPDATE ${q}.jobs AS t
@@ -528,6 +602,141 @@ export const msUntilNextAvailable = (q: string) => `
   ) AS next
   HAVING min(next.available_at) IS NOT NULL`;
 
+// ---------------------------------------------------------------------------------------------------
+// Flow control (docs/flow-control.md): pause, and claims of tasks with limits. A limited claim is one
+// transaction of its own: BEGIN; lockFlow (one advisory lock per task); flowCounts; flowCandidates;
+// flowClaim; COMMIT. The lock serialises the claims of one limited task across every process, and under
+// READ COMMITTED each statement after it sees every claim committed before it, so the counts are exact.
+// Unlimited tasks never take the lock: they keep completeAndClaim.
+
+/** Pausing stores a row (and wakes every listener, which then learns of it in its next claim). */
+export const pauseTask = (q: string) => `
+  WITH added AS (
+    INSERT INTO ${q}.paused (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING name
+  )
+  SELECT name, pg_notify($2, name) FROM added`;
+
+/** Resuming deletes it and wakes every listener, so idle workers claim at once. */
+export const resumeTask = (q: string) => `
+  WITH removed AS (DELETE FROM ${q}.paused WHERE name = $1 RETURNING name)
+  SELECT name, pg_notify($2, name) FROM removed`;
+
+export const listPaused = (q: string) => `SELECT name FROM ${q}.paused ORDER BY name`;
+
+/**
+ * The advisory-lock key of a limited task's claims: a bigint from schema and task name (text, cast in
+ * SQL). A hash collision between two tasks only makes their claims wait for each other.
+ */
+export function flowLockKey(schema: string, name: string): string {
+  return createHash("sha256").update(`hewn:flow:${schema}:${name}`).digest().readBigInt64BE(0).toString();
+}
+
+/** Held until COMMIT (or ROLLBACK): the claims of one limited task, one at a time. */
+export const lockFlow = "SELECT pg_advisory_xact_lock($1::bigint)";
+
+/**
+ * What a limited claim of task $1 must know, as rows of (kind, group_key, n, frees_in_ms):
+ * - 'r': jobs holding a live lease (dequeued, lease not expired), per group: running counts come from the
+ *   leases themselves, so a crashed process's jobs stop counting when their leases expire. Read through
+ *   the two runnable indexes (their predicates repeated), scanning only leases and delayed jobs.
+ * - 's': starts within the rate window of $2 ms (null: no rate limit), per group, and how soon the
+ *   oldest leaves the window. Starts older than the window are deleted first (the CTE runs although
+ *   nothing reads it; the SELECTs see the rows as before it, hence the window filter).
+ * - 'p': a row if the task is paused.
+ */
+export const flowCounts = (q: string) => `
+  WITH pruned AS (
+    DELETE FROM ${q}.starts WHERE name = $1 AND started_at <= now() - $2::float8 * interval '1 millisecond'
+  )
+  SELECT 'r' AS kind, group_key, count(*)::int AS n, NULL::float8 AS frees_in_ms FROM (
+    SELECT group_key FROM ${q}.jobs
+    WHERE name = $1 AND status IN ${RUNNABLE} AND priority = 0 AND available_at > now() AND status = 'dequeued'
+    UNION ALL
+    SELECT group_key FROM ${q}.jobs
+    WHERE name = $1 AND status IN ${RUNNABLE} AND priority <> 0 AND available_at > now() AND status = 'dequeued'
+  ) AS running
+  GROUP BY group_key
+  UNION ALL
+  SELECT 's', group_key, count(*)::int,
+    min(extract(epoch FROM started_at + $2::float8 * interval '1 millisecond' - now()) * 1000)::float8
+  FROM ${q}.starts
+  WHERE $2::float8 IS NOT NULL AND name = $1 AND started_at > now() - $2::float8 * interval '1 millisecond'
+  GROUP BY group_key
+  UNION ALL
+  SELECT 'p', NULL, 1, NULL FROM ${q}.paused WHERE name = $1`;
+
+/**
+ * The due jobs of task $1 that a fair claim may take, at most $2 per group: each group's first in claim
+ * order (priority, then availableAt, then id), with the group's last turn. Groups are listed by a loose
+ * index scan of jobs_group_idx (one probe per group, however many jobs each holds); each group's jobs
+ * are one range of it. Jobs without a group are one more group, read like completeAndClaim reads a
+ * task. flow/plan.ts then orders them round-robin across groups. Times come as epoch microseconds
+ * (exact in a float8).
+ */
+export const flowCandidates = (q: string) => `
+  WITH RECURSIVE groups AS (
+    (SELECT group_key FROM ${q}.jobs
+     WHERE name = $1 AND status IN ${RUNNABLE} AND group_key IS NOT NULL
+     ORDER BY group_key LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.group_key FROM ${q}.jobs AS j
+            WHERE j.name = $1 AND j.status IN ${RUNNABLE} AND j.group_key IS NOT NULL AND j.group_key > groups.group_key
+            ORDER BY j.group_key LIMIT 1)
+    FROM groups WHERE groups.group_key IS NOT NULL
+  )
+  SELECT cand.*, (extract(epoch FROM tu.turn_at) * 1000000)::float8 AS turn_us
+  FROM (
+  SELECT c.id, c.group_key, c.priority, (extract(epoch FROM c.available_at) * 1000000)::float8 AS available_us
+  FROM groups CROSS JOIN LATERAL (
+    SELECT id, group_key, priority, available_at FROM ${q}.jobs
+    WHERE name = $1 AND group_key = groups.group_key AND status IN ${RUNNABLE} AND group_key IS NOT NULL
+      AND available_at <= now()
+    ORDER BY priority DESC, available_at, id
+    LIMIT $2
+  ) AS c
+  WHERE groups.group_key IS NOT NULL
+  UNION ALL
+  SELECT id, group_key, priority, (extract(epoch FROM available_at) * 1000000)::float8 FROM (
+    SELECT * FROM (
+      SELECT id, group_key, priority, available_at FROM ${q}.jobs
+      WHERE name = $1 AND status IN ${RUNNABLE} AND priority = 0 AND available_at <= now() AND group_key IS NULL
+      ORDER BY available_at, id
+      LIMIT $2
+    ) AS plain
+    UNION ALL
+    SELECT * FROM (
+      SELECT id, group_key, priority, available_at FROM ${q}.jobs
+      WHERE name = $1 AND status IN ${RUNNABLE} AND priority <> 0 AND available_at <= now() AND group_key IS NULL
+      ORDER BY priority DESC, available_at, id
+      LIMIT $2
+    ) AS prioritised
+    ORDER BY priority DESC, available_at, id
+    LIMIT $2
+  ) AS ungrouped
+  ) AS cand
+  LEFT JOIN ${q}.turns AS tu ON tu.name = $1 AND tu.group_key = coalesce(cand.group_key, '')`;
+
+/**
+ * Claims the picked jobs $1 (leased $2 ms), re-checking that each is still due (a cancel may have come
+ * between), records their groups' turn, and logs their starts when the task has a rate limit ($3). Crash
+ * accounting as in completeAndClaim ($4 the message, $5 the errors kept).
+ */
+export const flowClaim = (q: string) => `
+  WITH claimed AS (
+    UPDATE ${q}.jobs AS t
+    ${claimSet("$2::float8", "$4", "$5")}
+    WHERE t.id = ANY ($1::bigint[]) AND t.status IN ${RUNNABLE} AND t.available_at <= now()
+    RETURNING ${T_JOB_COLUMNS}
+  ), logged AS (
+    INSERT INTO ${q}.starts (name, group_key, started_at)
+    SELECT name, group_key, now() FROM claimed WHERE $3::boolean
+  ), turned AS (
+    INSERT INTO ${q}.turns (name, group_key, turn_at)
+    SELECT DISTINCT name, coalesce(group_key, ''), now() FROM claimed
+    ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at
+  )
+  SELECT * FROM claimed`;
+
 /** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
 export const countJobsByName = (q: string) => `SELECT name, status, count(*) AS n FROM ${q}.jobs GROUP BY name, status`;
 
@@ -558,7 +767,11 @@ export const oldestReady = (q: string) => `
 export const rescheduleJob = (q: string) => `
   WITH moved AS (
     UPDATE ${q}.jobs
-    SET available_at = coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond')
+    SET available_at = CASE WHEN waiting_parents > 0 THEN available_at
+          ELSE coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond') END,
+        -- A job waiting for its parents (migration 6) keeps waiting: what moves is its place in line.
+        available_before_claim = CASE WHEN waiting_parents > 0
+          THEN coalesce($3::timestamptz, now() + $2::float8 * interval '1 millisecond') ELSE available_before_claim END
     WHERE id = $1 AND status IN ('enqueued', 'failed')
     RETURNING ${JOB_COLUMNS}
   )
@@ -567,10 +780,13 @@ export const rescheduleJob = (q: string) => `
 
 /** An operator's cancel of many jobs: any not finished yet, whoever holds them (as cancelJob with no attempt). */
 export const cancelJobs = (q: string) => `
-  UPDATE ${q}.jobs
-  SET status = 'cancelled', reason = $2, ended_at = now(), finished_at = now()
-  WHERE id = ANY ($1::bigint[]) AND status NOT IN ('completed', 'cancelled')
-  RETURNING ${JOB_COLUMNS}`;
+  WITH cancelled AS (
+    UPDATE ${q}.jobs
+    SET status = 'cancelled', reason = $2, ended_at = now(), finished_at = now()
+    WHERE id = ANY ($1::bigint[]) AND status NOT IN ('completed', 'cancelled')
+    RETURNING ${JOB_COLUMNS}, has_children, awaited
+  )
+  SELECT cancelled.*, ${afterCancel(q, "$3")} FROM cancelled`;
 
 /** Quoted, since channelName() may produce anything an identifier allows. */
 export const listen = (channel: string) => `LISTEN ${quoteIdent(channel)}`;
@@ -618,3 +834,160 @@ export const claimSlot = (q: string) => `
   )
   SELECT inserted.*, CASE WHEN available_at <= now() THEN pg_notify($5, name) END AS notified
   FROM inserted`;
+
+// ---------------------------------------------------------------------------------------------------
+// Composition (migration 6): waiting for jobs, dependencies, dead letters, checkpoints
+
+/**
+ * Migration 6.
+ * - `checkpoint`: the state a handler saved with `ctx.checkpoint`, for the next attempt.
+ * - `waiting_parents`: how many parents have not completed yet (see the Store seam on dependencies).
+ * - `has_children`: set (under the parent's row lock) by every insert or retry of a child, so the hot
+ *   completion statements look for children only when there are some.
+ * - `awaited`: set by `waitFor`, so only finishes someone waits for send a NOTIFY.
+ * - `job_parents`: one row per edge, keyed by child (`ctx.parents()`), indexed by parent.
+ * - release_children / cancel_descendants run inside the statement that completes or cancels parents.
+ *   They are VOLATILE functions on purpose: each of their queries takes a fresh snapshot, so they see a
+ *   child committed by a transaction that held the parent's row lock while this statement waited for
+ *   it (the statement's own snapshot predates that commit). With the child side locking its parents
+ *   first, either the child sees the parent finished, or the parent's statement sees the child: an edge
+ *   is never missed. STRICT: with no parents (NULL array) they are not even called.
+ */
+export const migration6 = (q: string) => `
+  ALTER TABLE ${q}.jobs
+    ADD COLUMN checkpoint json,
+    ADD COLUMN waiting_parents int NOT NULL DEFAULT 0,
+    ADD COLUMN has_children boolean NOT NULL DEFAULT false,
+    ADD COLUMN awaited boolean NOT NULL DEFAULT false;
+
+  CREATE TABLE ${q}.job_parents (
+    child_id bigint NOT NULL REFERENCES ${q}.jobs (id) ON DELETE CASCADE,
+    parent_id bigint NOT NULL REFERENCES ${q}.jobs (id) ON DELETE CASCADE,
+    PRIMARY KEY (child_id, parent_id)
+  );
+  CREATE INDEX job_parents_parent_idx ON ${q}.job_parents (parent_id);
+
+  -- Children of completed parents count down; one whose last parent this was takes its place in line
+  -- (enqueue time + delay, kept in available_before_claim), and workers of its name are woken.
+  CREATE FUNCTION ${q}.release_children(parent_ids bigint[], channel text) RETURNS bigint
+  LANGUAGE sql VOLATILE STRICT AS $fn$
+    WITH counts AS (
+      SELECT child_id, count(*)::int AS n FROM ${q}.job_parents WHERE parent_id = ANY (parent_ids) GROUP BY child_id
+    ), released AS (
+      UPDATE ${q}.jobs AS c
+      SET waiting_parents = c.waiting_parents - counts.n,
+          available_at = CASE WHEN c.waiting_parents <= counts.n THEN coalesce(c.available_before_claim, now()) ELSE c.available_at END
+      FROM counts
+      WHERE c.id = counts.child_id AND c.status = 'enqueued' AND c.waiting_parents > 0
+      RETURNING c.name, c.available_at
+    )
+    SELECT count(pg_notify(channel, name)) FROM (SELECT DISTINCT name FROM released WHERE available_at <= now()) AS ready
+  $fn$;
+
+  -- Every waiting descendant of cancelled jobs is cancelled, its reason naming the parent through which
+  -- the cancel reached it; waiters are told.
+  CREATE FUNCTION ${q}.cancel_descendants(parent_ids bigint[], finished_channel text) RETURNS bigint
+  LANGUAGE sql VOLATILE STRICT AS $fn$
+    WITH RECURSIVE descendant(id, via) AS (
+      SELECT child_id, parent_id FROM ${q}.job_parents WHERE parent_id = ANY (parent_ids)
+      UNION
+      SELECT p.child_id, p.parent_id FROM ${q}.job_parents AS p JOIN descendant AS d ON p.parent_id = d.id
+    ), first_via AS (
+      SELECT id, min(via) AS via FROM descendant GROUP BY id
+    ), cancelled AS (
+      UPDATE ${q}.jobs AS t
+      SET status = 'cancelled', reason = 'parent job ' || first_via.via || ' was cancelled', ended_at = now(), finished_at = now()
+      FROM first_via
+      WHERE t.id = first_via.id AND t.status = 'enqueued' AND t.waiting_parents > 0
+      RETURNING t.id, t.awaited
+    )
+    SELECT count(pg_notify(finished_channel, id::text)) FROM cancelled WHERE awaited
+  $fn$;
+`;
+
+/**
+ * What every statement that cancels jobs does next, in the same statement (it reads the CTE "cancelled",
+ * with columns id, has_children, awaited): tell waiters and cancel waiting descendants (`fch`: the
+ * finished channel).
+ */
+function afterCancel(q: string, fch: string): string {
+  return `(SELECT count(pg_notify(${fch}, id::text)) FROM cancelled WHERE awaited) AS notified,
+    (SELECT ${q}.cancel_descendants(array_agg(id), ${fch}) FROM cancelled WHERE has_children) AS descendants`;
+}
+
+/**
+ * What every statement that completes jobs does next, in the same statement (it reads the CTE "done",
+ * with columns id, has_children, awaited): release the children (`ch`: the workers' channel) and tell
+ * waiters (`fch`: the finished channel). Subqueries of the statement's SELECT, so they always run.
+ */
+function afterCompletion(q: string, ch: string, fch: string): string {
+  return `(SELECT ${q}.release_children(array_agg(id), ${ch}) FROM done WHERE has_children) AS released,
+    (SELECT count(pg_notify(${fch}, id::text)) FROM done WHERE awaited) AS notified`;
+}
+
+/** Marks jobs as awaited (their finish will NOTIFY) and reads them, in one statement: no finish slips between. */
+export const awaitJobs = (q: string) => `
+  UPDATE ${q}.jobs SET awaited = true WHERE id = ANY ($1::bigint[]) RETURNING ${JOB_COLUMNS}`;
+
+export const getJobs = (q: string) => `SELECT ${JOB_COLUMNS} FROM ${q}.jobs WHERE id = ANY ($1::bigint[])`;
+
+/**
+ * Locks the parents named by new or retried children (the row lock a completion or cancel of the parent
+ * also takes) and flags them, returning their status as of the lock. See migration 6 for why.
+ */
+export const lockParents = (q: string) => `
+  UPDATE ${q}.jobs SET has_children = true WHERE id = ANY ($1::bigint[]) RETURNING id, status`;
+
+/** The parents of children being retried, locked and flagged likewise. */
+export const lockParentsOf = (q: string) => `
+  UPDATE ${q}.jobs SET has_children = true
+  WHERE id IN (SELECT parent_id FROM ${q}.job_parents WHERE child_id = ANY ($1::bigint[]))
+  RETURNING id`;
+
+export const insertParentLinks = (q: string) => `
+  INSERT INTO ${q}.job_parents (child_id, parent_id)
+  SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`;
+
+/** New children with parents still to complete wait ($3: the waiting time), keeping their place in line. */
+export const makeWaiting = (q: string) => `
+  UPDATE ${q}.jobs AS t
+  SET waiting_parents = w.n, available_before_claim = t.available_at, available_at = $3::timestamptz
+  FROM unnest($1::bigint[], $2::int[]) AS w(id, n)
+  WHERE t.id = w.id
+  RETURNING ${T_JOB_COLUMNS}`;
+
+/**
+ * Dead letters back in line (only while cancelled, so no worker holds them: every outcome write is fenced
+ * on dequeued). finishedAt is cleared so retention leaves them alone; parents that have not completed
+ * make the job wait again ($2: the waiting time). Workers are woken ($3).
+ */
+export const retryJobs = (q: string) => `
+  WITH unfinished AS (
+    SELECT p.child_id, count(*)::int AS n
+    FROM ${q}.job_parents AS p JOIN ${q}.jobs AS j ON j.id = p.parent_id
+    WHERE p.child_id = ANY ($1::bigint[]) AND j.status <> 'completed'
+    GROUP BY p.child_id
+  ), retried AS (
+    UPDATE ${q}.jobs AS t
+    SET status = 'enqueued', crashes = 0, finished_at = NULL, available_before_claim = now(),
+        waiting_parents = coalesce(u.n, 0),
+        available_at = CASE WHEN coalesce(u.n, 0) > 0 THEN $2::timestamptz ELSE now() END
+    FROM unnest($1::bigint[]) AS ids(id) LEFT JOIN unfinished AS u ON u.child_id = ids.id
+    WHERE t.id = ids.id AND t.status = 'cancelled'
+    RETURNING ${T_JOB_COLUMNS}, t.waiting_parents
+  )
+  SELECT retried.*,
+    (SELECT count(pg_notify($3, name)) FROM (SELECT DISTINCT name FROM retried WHERE waiting_parents = 0) AS ready) AS notified
+  FROM retried`;
+
+export const deleteJobs = (q: string) => `
+  DELETE FROM ${q}.jobs WHERE id = ANY ($1::bigint[]) AND status IN ('completed', 'cancelled') RETURNING id`;
+
+export const parentsOf = (q: string) => `
+  SELECT ${JOB_COLUMNS} FROM ${q}.jobs
+  WHERE id IN (SELECT parent_id FROM ${q}.job_parents WHERE child_id = $1)
+  ORDER BY id`;
+
+export const setCheckpoint = (q: string) => `
+  UPDATE ${q}.jobs SET checkpoint = $3::json
+  WHERE id = $1 AND status = 'dequeued' AND attempts = $2`;

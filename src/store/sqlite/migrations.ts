@@ -19,6 +19,8 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: "hot-path indexes", sql: sql.MIGRATION_3_HOT_PATH_INDEXES },
   { version: 4, name: "add available_before_claim", sql: sql.MIGRATION_4_ADD_AVAILABLE_BEFORE_CLAIM },
   { version: 5, name: "unique jobs and schedules", sql: sql.MIGRATION_5_UNIQUE_AND_SCHEDULES },
+  { version: 6, name: "composition: checkpoints, dependencies", sql: sql.MIGRATION_6_COMPOSITION },
+  { version: 7, name: "flow control", sql: sql.MIGRATION_7_FLOW_CONTROL },
   { version: 8, name: "admin indexes", sql: sql.MIGRATION_8_ADMIN_INDEXES },
 ];
 

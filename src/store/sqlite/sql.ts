@@ -134,6 +134,38 @@ CREATE TABLE hewn_schedules (
 `;
 
 /**
+ * Migration 7: flow control (docs/flow-control.md).
+ * - `group_key`, the `group` enqueue option. Its index holds only grouped runnable jobs (partial), so
+ *   ungrouped jobs and unlimited tasks never pay for it; it lists a task's groups (one seek per group)
+ *   and each group's due jobs in claim order.
+ * - `hewn_paused`: one row per paused task name, read by every claim.
+ * - `hewn_starts`: when each job of a rate-limited task was claimed, kept for its window, so the window
+ *   slides over real starts.
+ * - `hewn_turns`: when each group of a limited task ('' for no group) last had a job claimed: the memory
+ *   of the round-robin. One small row per group.
+ */
+export const MIGRATION_7_FLOW_CONTROL = `
+ALTER TABLE hewn_jobs ADD COLUMN group_key TEXT;
+CREATE INDEX hewn_jobs_group ON hewn_jobs (name, group_key, priority DESC, available_at, id) WHERE ${RUNNABLE} AND group_key IS NOT NULL;
+CREATE TABLE hewn_paused (
+  name TEXT PRIMARY KEY,
+  paused_at INTEGER NOT NULL
+);
+CREATE TABLE hewn_starts (
+  name TEXT NOT NULL,
+  group_key TEXT,
+  started_at INTEGER NOT NULL
+);
+CREATE INDEX hewn_starts_window ON hewn_starts (name, started_at);
+CREATE TABLE hewn_turns (
+  name TEXT NOT NULL,
+  group_key TEXT NOT NULL,
+  turn_at INTEGER NOT NULL,
+  PRIMARY KEY (name, group_key)
+);
+`;
+
+/**
  * Migration 8: indexes for operators (listings, the dashboard), so a page of a filtered listing is one
  * index range, never a scan of a large table: (status, id) and (name, id) serve a filter and the id
  * order of keyset paging together; labels are looked up by value. Each costs the hot path one more index
@@ -148,8 +180,8 @@ CREATE INDEX hewn_jobs_label ON hewn_jobs (label) WHERE label IS NOT NULL;
 // ---- Jobs ----------------------------------------------------------------------------------------
 
 export const INSERT_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
-VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key)
+VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @group)
 RETURNING *`;
 
 /**
@@ -164,8 +196,8 @@ WHERE name = @name AND unique_key = @label
   AND (status = 'cancelled' OR (status = 'completed' AND finished_at <= @now - @isolationMs))`;
 
 export const INSERT_UNIQUE_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, unique_key, isolation_ms)
-VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @label, @isolationMs)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, unique_key, isolation_ms, group_key)
+VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @label, @isolationMs, @group)
 ON CONFLICT (name, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
 RETURNING *`;
 
@@ -180,22 +212,22 @@ export const GET_STANDING = "SELECT * FROM hewn_jobs WHERE name = @name AND uniq
 
 /**
  * The batch of INSERT_JOB for a transaction hewn reaches only through an ORM (`SqlTransaction`): one JSON
- * parameter in (`{ now, jobs: [{ name, data, delayMs, priority, label }] }`), each row out as one JSON
+ * parameter in (`{ now, jobs: [{ name, data, delayMs, priority, label, group }] }`), each row out as one JSON
  * text column, so the rows read the same whatever the ORM does with integers or column names.
  * RETURNING order is unspecified in SQLite: the store sorts by id (AUTOINCREMENT follows insert order).
  */
 export const INSERT_JOBS_JSON = `
 WITH input AS (SELECT ? AS doc)
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key)
 SELECT json_extract(j.value, '$.name'), json_extract(j.value, '$.data'), 'enqueued', json_extract(input.doc, '$.now'),
   json_extract(input.doc, '$.now') + json_extract(j.value, '$.delayMs'), json_extract(j.value, '$.priority'),
-  json_extract(j.value, '$.label')
+  json_extract(j.value, '$.label'), json_extract(j.value, '$.group')
 FROM input, json_each(input.doc, '$.jobs') AS j
 ORDER BY j.key
 RETURNING json_object('id', id, 'name', name, 'data', data, 'status', status, 'created_at', created_at,
   'available_at', available_at, 'started_at', started_at, 'ended_at', ended_at, 'finished_at', finished_at,
   'attempts', attempts, 'crashes', crashes, 'result', result, 'reason', reason, 'label', label,
-  'priority', priority, 'progress', progress, 'errors', errors) AS job`;
+  'group_key', group_key, 'priority', priority, 'progress', progress, 'errors', errors) AS job`;
 
 /** The file of the database a connection is on: for the same-file check of an ORM's transaction. */
 export const DATABASE_FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'";
@@ -205,8 +237,8 @@ export const JOB_EXISTS = "SELECT 1 FROM hewn_jobs WHERE id = ?";
 
 /** A job stored already claimed by the process that enqueues it (Store.jobInsertClaimed): attempt 1, leased. */
 export const INSERT_CLAIMED_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label)
-VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, @now, 1, @priority, @label)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label, group_key)
+VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, @now, 1, @priority, @label, @group)
 RETURNING *`;
 
 /**
@@ -259,7 +291,7 @@ const FENCE = "id = @id AND status = 'dequeued' AND attempts = @attempt";
 
 export const COMPLETE_JOB = `
 UPDATE hewn_jobs
-SET status = 'completed', result = @result, reason = NULL, ended_at = @now, finished_at = @now
+SET status = 'completed', result = @result, reason = NULL, ended_at = @now, finished_at = @now, checkpoint = NULL
 WHERE ${FENCE}`;
 
 export const FAIL_JOB = `
@@ -354,12 +386,166 @@ SELECT MIN(at) FROM (
   UNION ALL
   SELECT MIN(available_at) FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority <> 0)`;
 
+// ---- Composition (migration 6): dependencies, dead letters, checkpoints -----------------------------
+
+/**
+ * Migration 6.
+ * - `checkpoint`: the state a handler saved with `ctx.checkpoint`, for the next attempt.
+ * - `waiting_parents`: how many of the job's parents have not completed yet (0 for most jobs).
+ * - `hewn_job_parents`: one row per dependency edge. Keyed by child (a child's parents, `ctx.parents()`),
+ *   indexed by parent: completing or cancelling a parent finds its children with one seek, and a job
+ *   with no children costs one empty seek. Edges go with either job when it is deleted (retention).
+ */
+export const MIGRATION_6_COMPOSITION = `
+ALTER TABLE hewn_jobs ADD COLUMN checkpoint TEXT;
+ALTER TABLE hewn_jobs ADD COLUMN waiting_parents INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE hewn_job_parents (
+  child_id INTEGER NOT NULL REFERENCES hewn_jobs (id) ON DELETE CASCADE,
+  parent_id INTEGER NOT NULL REFERENCES hewn_jobs (id) ON DELETE CASCADE,
+  PRIMARY KEY (child_id, parent_id)
+) WITHOUT ROWID;
+CREATE INDEX hewn_job_parents_parent ON hewn_job_parents (parent_id, child_id);
+`;
+
+/** Ids as a JSON array bound as one parameter: any number of them, one statement. */
+export const GET_JOBS = "SELECT * FROM hewn_jobs WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(@ids))";
+
+/**
+ * Run right after a parent completed, in the same transaction: its waiting children count down, and one
+ * whose last parent this was takes its place in line (enqueue time + delay, kept in available_before_claim).
+ */
+export const RELEASE_CHILDREN = `
+UPDATE hewn_jobs
+SET waiting_parents = waiting_parents - 1,
+    available_at = CASE WHEN waiting_parents = 1 THEN COALESCE(available_before_claim, @now) ELSE available_at END
+WHERE id IN (SELECT child_id FROM hewn_job_parents WHERE parent_id = @id) AND status = 'enqueued' AND waiting_parents > 0`;
+
+/**
+ * Run right after a job was cancelled, in the same transaction: every descendant still waiting is
+ * cancelled, its reason naming the parent through which the cancel reached it.
+ */
+export const CANCEL_DESCENDANTS = `
+WITH RECURSIVE descendant(id, via) AS (
+  SELECT child_id, parent_id FROM hewn_job_parents WHERE parent_id = @id
+  UNION
+  SELECT p.child_id, p.parent_id FROM hewn_job_parents AS p JOIN descendant AS d ON p.parent_id = d.id
+)
+UPDATE hewn_jobs
+SET status = 'cancelled', ended_at = @now, finished_at = @now,
+    reason = 'parent job ' || (SELECT MIN(via) FROM descendant WHERE descendant.id = hewn_jobs.id) || ' was cancelled'
+WHERE id IN (SELECT id FROM descendant) AND status = 'enqueued' AND waiting_parents > 0`;
+
+/** A parent named by `after`, as a new child sees it (inside the insert's transaction). */
+export const PARENT_STATUS = "SELECT status FROM hewn_jobs WHERE id = ?";
+
+export const INSERT_PARENT_LINK = "INSERT OR IGNORE INTO hewn_job_parents (child_id, parent_id) VALUES (?, ?)";
+
+/** A new child with parents still to complete: it waits, keeping where it would stand in line. */
+export const MAKE_WAITING = `
+UPDATE hewn_jobs SET waiting_parents = @waiting, available_before_claim = available_at, available_at = @waitingAt
+WHERE id = @id RETURNING *`;
+
+/** Parents not completed yet, of the job being retried (UNFINISHED_PARENTS is used twice below). */
+const UNFINISHED_PARENTS = `(SELECT COUNT(*) FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.parent_id
+  WHERE p.child_id = hewn_jobs.id AND j.status <> 'completed')`;
+
+/**
+ * A dead letter back in line: only while `cancelled` (so no worker can hold it: the fence of every
+ * outcome write wants `dequeued`). finished_at is cleared so retention leaves it alone.
+ */
+export const RETRY_JOB = `
+UPDATE hewn_jobs
+SET status = 'enqueued', crashes = 0, finished_at = NULL, available_before_claim = @now,
+    waiting_parents = ${UNFINISHED_PARENTS},
+    available_at = CASE WHEN ${UNFINISHED_PARENTS} > 0 THEN @waitingAt ELSE @now END
+WHERE id = @id AND status = 'cancelled'
+RETURNING *`;
+
+export const DELETE_FINISHED_JOB = "DELETE FROM hewn_jobs WHERE id = @id AND status IN ('completed', 'cancelled')";
+
+export const GET_PARENTS = `
+SELECT j.* FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.parent_id
+WHERE p.child_id = ? ORDER BY j.id`;
+
+export const SET_CHECKPOINT = `UPDATE hewn_jobs SET checkpoint = @checkpoint WHERE ${FENCE}`;
+
+// ---- Flow control (docs/flow-control.md) -----------------------------------------------------------
+// Every claim runs inside BEGIN IMMEDIATE: the file's single writer lock already serialises claims across
+// processes, so what a limited claim counts cannot change before it commits. No lock of our own.
+
+export const IS_PAUSED = "SELECT 1 FROM hewn_paused WHERE name = ?";
+
+export const PAUSE_TASK = "INSERT INTO hewn_paused (name, paused_at) VALUES (@name, @now) ON CONFLICT (name) DO NOTHING";
+
+export const RESUME_TASK = "DELETE FROM hewn_paused WHERE name = @name";
+
+export const LIST_PAUSED = "SELECT name FROM hewn_paused ORDER BY name";
+
+/**
+ * Jobs of task @name holding a live lease (dequeued, lease not expired), per group: running counts come
+ * from the leases, so a crashed process's jobs stop counting when their leases expire. Read through the
+ * two runnable indexes, scanning only leases and delayed jobs.
+ */
+export const FLOW_RUNNING = `
+SELECT group_key, COUNT(*) AS n FROM (
+  SELECT group_key FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at > @now AND status = 'dequeued'
+  UNION ALL
+  SELECT group_key FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at > @now AND status = 'dequeued')
+GROUP BY group_key`;
+
+/** Starts that left the window of @per ms. */
+export const FLOW_PRUNE_STARTS = "DELETE FROM hewn_starts WHERE name = @name AND started_at <= @now - @per";
+
+/** Starts within the window, per group, and when the oldest leaves it (ms from now). */
+export const FLOW_STARTS = `
+SELECT group_key, COUNT(*) AS n, MIN(started_at) + @per - @now AS frees_in_ms
+FROM hewn_starts WHERE name = @name AND started_at > @now - @per
+GROUP BY group_key`;
+
+export const FLOW_LOG_START = "INSERT INTO hewn_starts (name, group_key, started_at) VALUES (@name, @group, @now)";
+
+/** The next group of task @name after @after (in key order) with runnable jobs: one seek in hewn_jobs_group. */
+export const FLOW_NEXT_GROUP = `
+SELECT MIN(group_key) FROM hewn_jobs WHERE name = @name AND ${RUNNABLE} AND group_key IS NOT NULL AND group_key > @after`;
+
+/** A group's first @limit due jobs in claim order: one range of hewn_jobs_group. */
+export const FLOW_GROUP_CANDIDATES = `
+SELECT id, group_key, priority, available_at FROM hewn_jobs
+WHERE name = @name AND group_key = @group AND ${RUNNABLE} AND group_key IS NOT NULL AND available_at <= @now
+ORDER BY priority DESC, available_at, id
+LIMIT @limit`;
+
+/** The first @limit due jobs without a group, in claim order, read as SELECT_CLAIMABLE reads a task. */
+export const FLOW_UNGROUPED_CANDIDATES = `
+SELECT * FROM (
+  SELECT * FROM (
+    SELECT id, group_key, priority, available_at FROM hewn_jobs
+    WHERE name = @name AND ${RUNNABLE} AND priority = 0 AND available_at <= @now AND group_key IS NULL
+    ORDER BY available_at, id LIMIT @limit)
+  UNION ALL
+  SELECT * FROM (
+    SELECT id, group_key, priority, available_at FROM hewn_jobs
+    WHERE name = @name AND ${RUNNABLE} AND priority <> 0 AND available_at <= @now AND group_key IS NULL
+    ORDER BY priority DESC, available_at, id LIMIT @limit))
+ORDER BY priority DESC, available_at, id
+LIMIT @limit`;
+
+/** The last turn of each group of task @name ('' for no group). */
+export const FLOW_TURNS = "SELECT group_key, turn_at FROM hewn_turns WHERE name = @name";
+
+export const FLOW_TAKE_TURN = `
+INSERT INTO hewn_turns (name, group_key, turn_at) VALUES (@name, COALESCE(@group, ''), @now)
+ON CONFLICT (name, group_key) DO UPDATE SET turn_at = excluded.turn_at`;
+
 /** Counts for the overview: every row is read (the table has no count to look up), so callers cache it. */
 export const COUNT_JOBS_BY_NAME = "SELECT name, status, COUNT(*) AS n FROM hewn_jobs GROUP BY name, status";
 
 /** An operator's reschedule: only a job that waits (enqueued, or failed awaiting its retry) moves. */
 export const RESCHEDULE_JOB = `
-UPDATE hewn_jobs SET available_at = @at
+UPDATE hewn_jobs
+SET available_at = CASE WHEN waiting_parents > 0 THEN available_at ELSE @at END,
+    -- A job waiting for its parents (migration 6) keeps waiting: what moves is its place in line.
+    available_before_claim = CASE WHEN waiting_parents > 0 THEN @at ELSE available_before_claim END
 WHERE id = @id AND status IN ('enqueued', 'failed')
 RETURNING *`;
 

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
-import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, type JobStatus } from "../../job.js";
+import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
 import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
 import { toStoredJob, type JobRow } from "../row.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
@@ -22,6 +22,7 @@ import type {
   CompleteItem,
   ExtendItem,
   FailParams,
+  HeldBack,
   ListParams,
   ListenParams,
   NewClaimedJob,
@@ -37,6 +38,7 @@ import type {
   StoreStats,
 } from "../store.js";
 import { scanDescending } from "../list-order.js";
+import { planLimitedClaim, recordStart } from "./flow-claim.js";
 import { applyMigrations, pendingMigrations } from "./migrations.js";
 import * as sql from "./sql.js";
 
@@ -76,6 +78,9 @@ function toStoredSchedule(row: ScheduleRow): StoredSchedule {
   return { key: row.key, name: row.name, spec: row.spec, data: row.data, priority: row.priority, catchUp: row.catch_up, lastSlot: row.last_slot };
 }
 
+/** A row an insert stored, or the standing job a duplicate found. */
+type Inserted = { row: SqliteJobRow; duplicate: boolean };
+
 /** What the store keeps per connection, its own or a user's `tx` handle. */
 interface HandleCache {
   statements: Map<string, Statement>;
@@ -109,12 +114,18 @@ export class SqliteStore implements Store {
   private readonly lastInserted = new WeakMap<SqlTransaction, string>();
 
   /** Completions first, then claims: one write transaction, one commit (one fsync) for a worker's round. */
-  private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: SqliteJobRow[] }>;
+  private readonly claimTx: Database.Transaction<(completions: CompleteItem[], requests: ClaimRequest[]) => { completed: Set<string>; rows: SqliteJobRow[]; heldBack: HeldBack[] }>;
   /** Applies one fenced statement per item; returns the ids it changed. */
   private readonly fencedTx: Database.Transaction<(sqlText: string, params: Array<Record<string, unknown>>) => Set<string>>;
   private readonly insertClaimedTx: Database.Transaction<(items: NewClaimedJob[]) => SqliteJobRow[]>;
   /** The compare-and-set of a slot and its job's insert, in one write transaction. */
   private readonly claimSlotTx: Database.Transaction<(claim: SlotClaim) => SqliteJobRow | undefined>;
+  /** Completions with their children counted down (see `completed`). */
+  private readonly completeTx: Database.Transaction<(items: CompleteItem[]) => Set<string>>;
+  /** A cancel with its waiting descendants. */
+  private readonly cancelTx: Database.Transaction<(params: CancelParams) => StoredJob | null>;
+  private readonly retryTx: Database.Transaction<(ids: string[]) => StoredJob[]>;
+  private readonly deleteTx: Database.Transaction<(ids: string[]) => Set<string>>;
   private readonly cancelManyTx: Database.Transaction<(ids: string[], reason: string) => SqliteJobRow[]>;
 
   constructor(options: SqliteStoreOptions) {
@@ -144,19 +155,38 @@ export class SqliteStore implements Store {
       const complete = this.statement(this.db, sql.COMPLETE_JOB);
       const completed = new Set<string>();
       for (const { id, attempt, result } of completions) {
-        if (complete.run({ id, attempt, result, now }).changes > 0) completed.add(id);
+        if (complete.run({ id, attempt, result, now }).changes === 0) continue;
+        this.completed(id, now);
+        completed.add(id);
       }
       const select = this.statement(this.db, sql.SELECT_CLAIMABLE).pluck();
       const claim = this.statement(this.db, sql.CLAIM_JOB);
+      const paused = this.statement(this.db, sql.IS_PAUSED);
       const rows: SqliteJobRow[] = [];
-      for (const { name, limit, leaseMs } of requests) {
+      const heldBack: HeldBack[] = [];
+      for (const request of requests) {
+        const { name, limit, leaseMs } = request;
         // LIMIT -1 means "no limit" to SQLite.
         if (!(limit > 0)) continue;
+        if (request.flow) {
+          const plan = planLimitedClaim((text) => this.statement(this.db, text), request, now);
+          if (plan.hold) heldBack.push({ name, ...plan.hold });
+          for (const id of plan.ids) {
+            const row = claim.get({ id, now, leaseMs, crashMessage: CRASH_MESSAGE, maxErrors: MAX_KEPT_ERRORS }) as SqliteJobRow;
+            recordStart((text) => this.statement(this.db, text), request, row.group_key ?? null, now);
+            rows.push(row);
+          }
+          continue;
+        }
+        if (paused.get(name) !== undefined) {
+          heldBack.push({ name, paused: true, retryInMs: null });
+          continue;
+        }
         for (const id of select.all({ name, now, limit }) as number[]) {
           rows.push(claim.get({ id, now, leaseMs, crashMessage: CRASH_MESSAGE, maxErrors: MAX_KEPT_ERRORS }) as SqliteJobRow);
         }
       }
-      return { completed, rows };
+      return { completed, rows, heldBack };
     });
 
     this.fencedTx = this.db.transaction((sqlText: string, params: Array<Record<string, unknown>>) => {
@@ -179,14 +209,62 @@ export class SqliteStore implements Store {
     this.insertClaimedTx = this.db.transaction((items: NewClaimedJob[]) => {
       const now = this.clock();
       const statement = this.statement(this.db, sql.INSERT_CLAIMED_JOB);
-      return items.map(({ job: { name, data, priority, label }, leaseMs }) =>
-        statement.get({ name, data, priority, label, leaseMs, now }) as SqliteJobRow);
+      const paused = this.statement(this.db, sql.IS_PAUSED);
+      // A job of a paused task is stored plainly enqueued (the caller sees it was not claimed).
+      const plain = this.statement(this.db, sql.INSERT_JOB);
+      return items.map(({ job: { name, data, priority, label, group = null }, leaseMs }) =>
+        (paused.get(name) === undefined
+          ? statement.get({ name, data, priority, label, group, leaseMs, now })
+          : plain.get({ name, data, priority, label, group, delayMs: 0, now })) as SqliteJobRow);
+    });
+
+    this.completeTx = this.db.transaction((items: CompleteItem[]) => {
+      const now = this.clock();
+      const complete = this.statement(this.db, sql.COMPLETE_JOB);
+      const applied = new Set<string>();
+      for (const { id, attempt, result } of items) {
+        if (complete.run({ id, attempt, result, now }).changes === 0) continue;
+        this.completed(id, now);
+        applied.add(id);
+      }
+      return applied;
+    });
+
+    this.cancelTx = this.db.transaction(({ id, attempt, reason, errors }: CancelParams) => {
+      const now = this.clock();
+      const row = attempt === null
+        ? this.one(sql.CANCEL_JOB_ANY, { id, reason, errors, now })
+        : this.one(sql.CANCEL_JOB_FENCED, { id, attempt, reason, errors, now });
+      if (row) this.statement(this.db, sql.CANCEL_DESCENDANTS).run({ id, now });
+      return row;
+    });
+
+    this.retryTx = this.db.transaction((ids: string[]) => {
+      const now = this.clock();
+      const retry = this.statement(this.db, sql.RETRY_JOB);
+      const rows: StoredJob[] = [];
+      for (const id of ids) {
+        const row = retry.get({ id, now, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow | undefined;
+        if (row) rows.push(toStoredJob(row));
+      }
+      return rows;
+    });
+
+    this.deleteTx = this.db.transaction((ids: string[]) => {
+      const remove = this.statement(this.db, sql.DELETE_FINISHED_JOB);
+      return new Set(ids.filter((id) => remove.run({ id }).changes > 0));
     });
 
     this.cancelManyTx = this.db.transaction((ids: string[], reason: string) => {
       const now = this.clock();
       const cancel = this.statement(this.db, sql.CANCEL_JOB_ANY);
-      return ids.flatMap((id) => (cancel.get({ id, reason, errors: null, now }) as SqliteJobRow | undefined) ?? []);
+      const descendants = this.statement(this.db, sql.CANCEL_DESCENDANTS);
+      return ids.flatMap((id) => {
+        const row = cancel.get({ id, reason, errors: null, now }) as SqliteJobRow | undefined;
+        if (!row) return [];
+        descendants.run({ id, now });
+        return [row];
+      });
     });
   }
 
@@ -243,26 +321,21 @@ export class SqliteStore implements Store {
   jobClaim({ requests, completions = [] }: { requests: ClaimRequest[]; completions?: CompleteItem[] }): Promise<ClaimResult> {
     return this.settle("jobClaim", () => {
       if (completions.length === 0 && requests.length === 0) return { completed: new Set<string>(), claimed: [] };
-      const { completed, rows } = this.claimTx.immediate(completions, requests);
-      return { completed, claimed: rows.map(toStoredJob) };
+      const { completed, rows, heldBack } = this.claimTx.immediate(completions, requests);
+      return { completed, claimed: rows.map(toStoredJob), heldBack };
     });
   }
 
   jobCompleteMany({ items }: { items: CompleteItem[] }): Promise<Set<string>> {
-    return this.fenced("jobCompleteMany", sql.COMPLETE_JOB, items.map(({ id, attempt, result }) => ({ id, attempt, result })));
+    return this.settle("jobCompleteMany", () => (items.length === 0 ? new Set<string>() : this.completeTx.immediate(items)));
   }
 
   jobFail({ id, attempt, reason, delayMs, errors }: FailParams): Promise<StoredJob | null> {
     return this.settle("jobFail", () => this.one(sql.FAIL_JOB, { id, attempt, reason, delayMs, errors, now: this.clock() }));
   }
 
-  jobCancel({ id, attempt, reason, errors }: CancelParams): Promise<StoredJob | null> {
-    return this.settle("jobCancel", () => {
-      const now = this.clock();
-      return attempt === null
-        ? this.one(sql.CANCEL_JOB_ANY, { id, reason, errors, now })
-        : this.one(sql.CANCEL_JOB_FENCED, { id, attempt, reason, errors, now });
-    });
+  jobCancel(params: CancelParams): Promise<StoredJob | null> {
+    return this.settle("jobCancel", () => this.cancelTx.immediate(params));
   }
 
   jobExtendLeases({ items }: { items: ExtendItem[] }): Promise<Set<string>> {
@@ -327,6 +400,15 @@ export class SqliteStore implements Store {
       const now = this.clock();
       return this.statement(this.db, sql.DELETE_FINISHED).run({ cutoff: now - olderThanMs, now, limit }).changes;
     });
+  }
+
+  taskSetPaused({ name, paused }: { name: string; paused: boolean }): Promise<boolean> {
+    return this.settle("taskSetPaused", () =>
+      this.statement(this.db, paused ? sql.PAUSE_TASK : sql.RESUME_TASK).run({ name, now: this.clock() }).changes > 0);
+  }
+
+  taskListPaused(): Promise<string[]> {
+    return this.settle("taskListPaused", () => this.statement(this.db, sql.LIST_PAUSED).pluck().all() as string[]);
   }
 
   jobNextAvailableIn({ names }: { names: string[] }): Promise<number | null> {
@@ -399,6 +481,70 @@ export class SqliteStore implements Store {
     });
   }
 
+  jobGetMany({ ids }: { ids: string[]; awaited?: boolean }): Promise<StoredJob[]> {
+    return this.settle("jobGetMany", () =>
+      (this.statement(this.db, sql.GET_JOBS).all({ ids: JSON.stringify(ids) }) as SqliteJobRow[]).map(toStoredJob));
+  }
+
+  /** Never called: other processes cannot reach this one (see `capabilities`); waiters poll. */
+  listenFinished(_params: { onFinished: (id: string) => void; onError: (error: Error) => void }): Promise<() => Promise<void>> {
+    return Promise.resolve(() => Promise.resolve());
+  }
+
+  jobRetry({ ids }: { ids: string[] }): Promise<StoredJob[]> {
+    return this.settle("jobRetry", () => (ids.length === 0 ? [] : this.retryTx.immediate(ids)));
+  }
+
+  jobDelete({ ids }: { ids: string[] }): Promise<Set<string>> {
+    return this.settle("jobDelete", () => (ids.length === 0 ? new Set<string>() : this.deleteTx.immediate(ids)));
+  }
+
+  jobParents({ id }: { id: string }): Promise<StoredJob[]> {
+    return this.settle("jobParents", () => (this.statement(this.db, sql.GET_PARENTS).all(id) as SqliteJobRow[]).map(toStoredJob));
+  }
+
+  jobSetCheckpoint({ id, attempt, checkpoint }: AttemptRef & { checkpoint: string }): Promise<boolean> {
+    return this.settle("jobSetCheckpoint", () => this.statement(this.db, sql.SET_CHECKPOINT).run({ id, attempt, checkpoint }).changes > 0);
+  }
+
+  /**
+   * The whole transaction runs synchronously, in one turn of the event loop: no other work of this
+   * process can reach the connection while the user's transaction is open. better-sqlite3 rolls back on
+   * any throw; a promise returned by `fn` is refused, since the work it stands for would run after the
+   * commit, outside the transaction.
+   */
+  jobTransaction<T>({ ref, fn, result }: { ref: AttemptRef; fn: (tx: unknown) => T | Promise<T>; result: (value: T) => string }): Promise<{ value: T; job: StoredJob | null }> {
+    const lost = Symbol("lease lost");
+    let value: T | undefined;
+    let began = false;
+    try {
+      const row = this.db.transaction(() => {
+        began = true;
+        const returned = fn(this.db);
+        if (isThenable(returned)) {
+          // Its eventual rejection is no one's to handle: the handler hears about it through the error below.
+          Promise.resolve(returned).catch(() => undefined);
+          throw new ValidationError("fn", "must be synchronous on SQLite (better-sqlite3 is): it returned a promise, "
+            + "whose work would run outside the transaction; nothing was committed");
+        }
+        value = returned as T;
+        const now = this.clock();
+        const text = result(value);
+        if (this.statement(this.db, sql.COMPLETE_JOB).run({ id: ref.id, attempt: ref.attempt, result: text, now }).changes === 0) throw lost;
+        this.completed(ref.id, now);
+        return this.statement(this.db, sql.GET_JOB).get(ref.id) as SqliteJobRow;
+      }).immediate();
+      return Promise.resolve({ value: value as T, job: toStoredJob(row) });
+    } catch (error) {
+      if (error === lost) return Promise.resolve({ value: value as T, job: null });
+      // What `fn` throws (its own SQL errors included) passes through as it is; BEGIN failing is the store's.
+      if (!began) {
+        return Promise.reject(new StoreError(`sqlite jobTransaction: ${coerceError(error).message}`, { cause: error }));
+      }
+      return Promise.reject(error);
+    }
+  }
+
   close(): Promise<void> {
     for (const poller of this.pollers) clearInterval(poller);
     this.pollers.clear();
@@ -426,6 +572,41 @@ export class SqliteStore implements Store {
     return row === undefined ? null : toStoredJob(row);
   }
 
+  /** Inside the transaction that completed job `id`: its waiting children count down. */
+  private completed(id: string, now: number): void {
+    this.statement(this.db, sql.RELEASE_CHILDREN).run({ id, now });
+  }
+
+  /**
+   * Inside the insert's transaction: records the parents of the new jobs `rows` and makes those with
+   * parents still to complete wait. An unknown or cancelled parent throws, so the whole insert rolls back.
+   */
+  private linkParents(db: Handle, jobs: NewJob[], inserted: Inserted[]): Inserted[] {
+    const status = this.statement(db, sql.PARENT_STATUS).pluck();
+    const link = this.statement(db, sql.INSERT_PARENT_LINK);
+    const wait = this.statement(db, sql.MAKE_WAITING);
+    return inserted.map((item, index) => {
+      const after = jobs[index]?.after;
+      // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
+      if (!after || item.duplicate) return item;
+      const parents = new Map<number, JobStatus>();
+      for (const i of after.indexes) parents.set(Number(inserted[i]?.row.id), "enqueued");
+      for (const id of after.ids) {
+        const found = /^[0-9]{1,15}$/.test(id) ? (status.get(id) as JobStatus | undefined) : undefined;
+        if (found === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
+        if (found === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
+        parents.set(Number(id), found);
+      }
+      let waiting = 0;
+      for (const [parent, parentStatus] of parents) {
+        link.run(item.row.id, parent);
+        if (parentStatus !== "completed") waiting++;
+      }
+      if (waiting === 0) return item;
+      return { row: wait.get({ id: item.row.id, waiting, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow, duplicate: false };
+    });
+  }
+
   /** Prepared once per handle and SQL text, then reused. */
   private statement(db: Handle, sqlText: string): Statement {
     const statements = this.cache(db).statements;
@@ -444,11 +625,12 @@ export class SqliteStore implements Store {
       const insert = db.transaction((jobs: NewJob[]) => {
         const now = this.clock();
         const statement = this.statement(db, sql.INSERT_JOB);
-        return jobs.map((job) => {
-          const { name, data, delayMs, priority, label } = job;
+        const inserted = jobs.map((job) => {
+          const { name, data, delayMs, priority, label, group = null } = job;
           if (label !== null) return this.insertUnique(db, job, now);
-          return { row: statement.get({ name, data, now, delayMs, priority, label }) as SqliteJobRow, duplicate: false };
+          return { row: statement.get({ name, data, now, delayMs, priority, label, group }) as SqliteJobRow, duplicate: false };
         });
+        return jobs.some((job) => job.after) ? this.linkParents(db, jobs, inserted) : inserted;
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
       this.handles.set(db, cache);
@@ -471,7 +653,7 @@ export class SqliteStore implements Store {
       }
       if (jobs.length === 0) return [];
       rejectLabelledThroughOrm(tx, jobs);
-      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label }) => ({ name, data, delayMs, priority, label })) };
+      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group })) };
       rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
     } catch (error) {
       if (error instanceof ValidationError) throw error;
@@ -531,7 +713,7 @@ export class SqliteStore implements Store {
     const isolationMs = job.isolationMs ?? 0;
     this.statement(db, sql.FREE_UNIQUE_KEY).run({ ...key, now, isolationMs });
     const params = { ...key, data: job.data, now, delayMs: job.delayMs, priority: job.priority };
-    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs }) as SqliteJobRow | undefined;
+    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs, group: job.group ?? null }) as SqliteJobRow | undefined;
     if (inserted !== undefined) return { row: inserted, duplicate: false };
     const replaced = job.replace === true ? this.statement(db, sql.REPLACE_STANDING).get(params) as SqliteJobRow | undefined : undefined;
     return { row: replaced ?? (this.statement(db, sql.GET_STANDING).get(key) as SqliteJobRow), duplicate: true };
@@ -560,6 +742,11 @@ function guard<T>(operation: string, work: () => T): T {
     if (error instanceof ValidationError) throw error;
     throw new StoreError(`sqlite ${operation}: ${coerceError(error).message}`, { cause: error });
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null
+    && typeof (value as { then?: unknown }).then === "function";
 }
 
 function isHandle(value: unknown): value is Handle {
