@@ -12,6 +12,7 @@ import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { flowSuite } from "./flow-suite.js";
 import { waitSuite } from "./wait-suite.js";
+import { afterSuite } from "./after-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -23,3 +24,4 @@ describe("postgres: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
 describe("postgres: flow control", { skip }, () => flowSuite(harness));
 describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));
+describe("postgres: dependencies", { skip }, () => afterSuite(harness));

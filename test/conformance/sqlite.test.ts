@@ -12,6 +12,7 @@ import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { flowSuite } from "./flow-suite.js";
 import { waitSuite } from "./wait-suite.js";
+import { afterSuite } from "./after-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -23,3 +24,4 @@ describe("sqlite: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("sqlite: admin", { skip }, () => adminSuite(harness));
 describe("sqlite: flow control", { skip }, () => flowSuite(harness));
 describe("sqlite: waitFor and dead letters", { skip }, () => waitSuite(harness));
+describe("sqlite: dependencies", { skip }, () => afterSuite(harness));
