@@ -82,7 +82,8 @@ export class Admin {
   }
 
   async stats(): Promise<QueueStats> {
-    return toQueueStats(await this.#deps.store.jobStats());
+    const [raw, paused] = await Promise.all([this.#deps.store.jobStats(), this.#deps.store.taskListPaused()]);
+    return toQueueStats(raw, paused);
   }
 
   async reschedule(id: string, options: RescheduleOptions): Promise<boolean> {

@@ -16,6 +16,8 @@ export interface JobFilter {
   status?: JobStatus | readonly JobStatus[];
   /** Jobs with this label. */
   label?: string;
+  /** Jobs of this flow-control group (the `group` enqueue option). */
+  group?: string;
   /** Jobs created at or after this time. */
   createdFrom?: Date;
   /** Jobs created before this time. */
@@ -23,7 +25,7 @@ export interface JobFilter {
 }
 
 /** The keys of {@link JobFilter}, for option checks. */
-export const FILTER_KEYS = ["name", "status", "label", "createdFrom", "createdBefore"] as const;
+export const FILTER_KEYS = ["name", "status", "label", "group", "createdFrom", "createdBefore"] as const;
 
 /** Longest label accepted in a filter (longer matches nothing anyway). */
 const MAX_LABEL_LENGTH = 10_000;
@@ -43,11 +45,13 @@ export function checkFilter(given: Partial<JobFilter>, field: string): Omit<List
     if (typeof given.status === "string") params.status = given.status;
     else params.statuses = [...new Set(statuses)];
   }
-  if (given.label !== undefined) {
-    if (typeof given.label !== "string" || given.label.length > MAX_LABEL_LENGTH) {
-      throw new ValidationError(`${field}.label`, `must be a string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(given.label)}`);
+  for (const key of ["label", "group"] as const) {
+    const value: unknown = given[key];
+    if (value === undefined) continue;
+    if (typeof value !== "string" || value.length > MAX_LABEL_LENGTH) {
+      throw new ValidationError(`${field}.${key}`, `must be a string of at most ${MAX_LABEL_LENGTH} characters, got ${describe(value)}`);
     }
-    params.label = given.label;
+    params[key] = value;
   }
   for (const key of ["createdFrom", "createdBefore"] as const) {
     const value: unknown = given[key];

@@ -3,6 +3,13 @@
  * @packageDocumentation
  */
 export { Queue } from "./queue.js";
+export type {
+  TypedQueue, QueueOf, TaskTypes, TaskName, TaskData, TaskResult, TaskInput, TaskJob, EnqueuedTaskJob, AnyTaskJob, TypedEnqueueItem, TasksOf, TaskHandler,
+} from "./typed.js";
+export {
+  task, type TaskDefinition, type AnyTaskDefinition, type InputOfDefinition, type DataOfDefinition, type ResultOfDefinition,
+} from "./schema/task-definition.js";
+export type { StandardSchemaV1 } from "./schema/standard-schema.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
 export type { WaitOptions } from "./flow/waiters.js";
 export type { RetryFilter, DeleteFilter } from "./flow/dead-letters.js";

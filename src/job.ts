@@ -118,7 +118,7 @@ export interface Job<Data = Json, Result = Json> {
 export const WAITING_FOR_PARENTS_AT = Date.UTC(9999, 11, 31);
 
 /** What `enqueue` returns: the stored job, and whether this call stored it (see unique jobs, `label`). */
-export type EnqueuedJob<Data = Json> = Job<Data> & {
+export type EnqueuedJob<Data = Json, Result = Json> = Job<Data, Result> & {
   /**
    * True when this call stored nothing new: a job with the same name and label stood (enqueued, dequeued
    * or failed, or completed within the call's `isolation`), and this is that job. With

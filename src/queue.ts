@@ -12,6 +12,12 @@ import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { setPaused } from "./flow/pause.js";
 import { queueInternals } from "./internals.js";
+import {
+  parsingHandler, payloadChecked, resolveTaskRef, type AnyTaskDefinition, type DataOfDefinition, type InputOfDefinition,
+  type ResultOfDefinition,
+} from "./schema/task-definition.js";
+import type { StandardSchemaV1 } from "./schema/standard-schema.js";
+import type { QueueOf } from "./typed.js";
 import { TypedEmitter, type QueueEvents } from "./events.js";
 import type { EnqueuedJob, Job, JobStatus, Json, JsonCompatible } from "./job.js";
 import { Retention } from "./maintenance/retention.js";
@@ -148,6 +154,8 @@ const DEFAULT_GRACE_MS = 10_000;
 export class Queue {
   readonly #store: Store;
   readonly #tasks = new Map<string, Task>();
+  /** The payload schemas of tasks defined here from a task definition, by name: `enqueue` by name checks them too. */
+  readonly #schemas = new Map<string, StandardSchemaV1>();
   readonly #events: TypedEmitter<QueueEvents>;
   readonly #report: ErrorReporter;
   readonly #maxPayloadBytes: number;
@@ -191,9 +199,11 @@ export class Queue {
    * Opens a queue and brings the schema up to date.
    * @param url `sqlite:<file>` (the default, `sqlite:./hewn.db`), `sqlite::memory:`, or `postgres://…`.
    *   May be omitted with `{ postgres: { pool } }` (your own `pg.Pool`, which stays yours).
+   * @typeParam Tasks a task map (task names → `{ data, result }`, or `TasksOf<typeof definitions>`): the
+   *   queue is then typed by it (see `TypedQueue`). Omitted, the queue is untyped, as before.
    * @throws ValidationError for an unknown URL scheme or invalid options.
    */
-  static async open(url?: string, options?: QueueOptions): Promise<Queue> {
+  static async open<Tasks = never>(url?: string, options?: QueueOptions): Promise<QueueOf<Tasks>> {
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, QUEUE_OPTION_KEYS, "options");
     if (given.onError !== undefined && typeof given.onError !== "function") throw new ValidationError("options.onError", "must be a function");
@@ -227,23 +237,34 @@ export class Queue {
       await store.close();
       throw error;
     }
-    return new Queue(store, report, maxPayloadBytes, removeAfter);
+    return new Queue(store, report, maxPayloadBytes, removeAfter) as unknown as QueueOf<Tasks>;
   }
 
   /**
    * Defines a task: the handler for jobs named `name`, and how they run. Tasks may be defined before or
    * after `start()`. Only processes that define a task run its jobs.
+   * With a task definition (see `task`), the handler is typed by it and receives each payload as the
+   * definition's schema parses it (a stored payload the schema rejects is cancelled as `invalid payload`).
    * @throws ValidationError for a bad name or options, or a name defined twice.
    */
+  define<D extends AnyTaskDefinition>(
+    task: D,
+    handler: Handler<DataOfDefinition<D>, ResultOfDefinition<D> & JsonCompatible<ResultOfDefinition<D>>>,
+    options?: TaskOptions<DataOfDefinition<D>>,
+  ): this;
   define<Data = Json, Result = unknown>(
     name: string,
     handler: Handler<Data, Result & NoInfer<JsonCompatible<Result>>>,
     options?: TaskOptions<Data>,
-  ): this {
+  ): this;
+  define(task: string | AnyTaskDefinition, handler: Handler<never, unknown>, options?: TaskOptions<never>): this {
     this.#assertOpen("define");
-    checkName(name);
+    const { name: given, schema } = resolveTaskRef(task, new Map());
+    const name = checkName(given);
     if (this.#tasks.has(name)) throw new ValidationError("name", `task "${name}" is already defined`);
-    this.#tasks.set(name, resolveTask(name, handler, options as TaskOptions<unknown> | undefined));
+    const run = schema && typeof handler === "function" ? parsingHandler(schema, handler as Handler<unknown, unknown>) : handler;
+    this.#tasks.set(name, resolveTask(name, run, options as TaskOptions<unknown> | undefined));
+    if (schema) this.#schemas.set(name, schema);
     this.#worker?.wake();
     return this;
   }
@@ -253,18 +274,23 @@ export class Queue {
    * for a task that no process defines waits (enqueued) until one does.
    * `data` must be JSON data (plain objects, arrays, strings, finite numbers, booleans, null); object
    * properties that are `undefined` are left out, as JSON does. Default `{}`.
+   * With a task definition (see `task`) — or the name of a task this queue defined from one — `data` is
+   * checked against its schema first (a `ValidationError` naming the path, e.g. `data.to`) and stored as given.
    * @returns the stored job; `duplicate` tells whether it was standing already (see `label`).
    * @throws ValidationError for bad input; nothing is stored then.
    */
-  async enqueue<Data = Json>(name: string, data?: Data & NoInfer<JsonCompatible<Data>>, options?: EnqueueOptions): Promise<EnqueuedJob<Data>> {
+  enqueue<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options?: EnqueueOptions): Promise<EnqueuedJob<InputOfDefinition<D>, ResultOfDefinition<D>>>;
+  enqueue<Data = Json>(name: string, data?: Data & NoInfer<JsonCompatible<Data>>, options?: EnqueueOptions): Promise<EnqueuedJob<Data>>;
+  async enqueue(task: string | AnyTaskDefinition, data?: unknown, options?: EnqueueOptions): Promise<EnqueuedJob<unknown>> {
     this.#assertOpen("enqueue");
+    const name = await payloadChecked(task, data, this.#schemas);
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ ...given, name, data });
     // A job with parents is stored on its own (never coalesced, never claimed directly): an unknown parent fails only this call.
-    if (given.tx === undefined && job.after === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<Data>;
+    if (given.tx === undefined && job.after === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<unknown>;
     const [stored] = await this.#enqueuer.many([job], given.tx);
-    return stored as unknown as EnqueuedJob<Data>;
+    return stored as unknown as EnqueuedJob<unknown>;
   }
 
   /**
@@ -274,13 +300,16 @@ export class Queue {
    * transaction rolls back. This process's workers look for it once the transaction has ended.
    * @throws ValidationError for bad input, a missing `tx`, or a store that cannot store synchronously.
    */
-  enqueueSync<Data = Json>(name: string, data: (Data & NoInfer<JsonCompatible<Data>>) | undefined, options: EnqueueSyncOptions): EnqueuedJob<Data> {
+  enqueueSync<D extends AnyTaskDefinition>(task: D, data: InputOfDefinition<D>, options: EnqueueSyncOptions): EnqueuedJob<InputOfDefinition<D>, ResultOfDefinition<D>>;
+  enqueueSync<Data = Json>(name: string, data: (Data & NoInfer<JsonCompatible<Data>>) | undefined, options: EnqueueSyncOptions): EnqueuedJob<Data>;
+  enqueueSync(task: string | AnyTaskDefinition, data: unknown, options: EnqueueSyncOptions): EnqueuedJob<unknown> {
     this.#assertOpen("enqueueSync");
+    const name = payloadChecked(task, data, this.#schemas, { sync: true });
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ ...given, name, data });
     const [stored] = this.#enqueuer.manySync([job], given.tx);
-    return stored as unknown as EnqueuedJob<Data>;
+    return stored as unknown as EnqueuedJob<unknown>;
   }
 
   /**
@@ -296,6 +325,7 @@ export class Queue {
   ): Promise<EnqueuedJob<Data>[]> {
     this.#assertOpen("enqueueMany");
     const jobs = this.#enqueuer.checkMany(items);
+    await Promise.all(items.map((item, index) => payloadChecked(item.name, item.data, this.#schemas, { field: `items[${index}].data` })));
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ["tx"], "options");
     return (await this.#enqueuer.many(jobs, given.tx)) as unknown as EnqueuedJob<Data>[];

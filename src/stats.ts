@@ -17,6 +17,8 @@ export interface TaskStats {
    * null when none is waiting. A growing value means workers do not keep up (or none runs the task).
    */
   oldestReadyAgeMs: number | null;
+  /** Paused (`queue.pause(name)`): no job of it starts until it is resumed. */
+  paused: boolean;
 }
 
 /** What `queue.stats()` returns. */
@@ -31,6 +33,8 @@ export interface QueueStats {
   running: number;
   /** The largest `oldestReadyAgeMs` of any task, or null. */
   oldestReadyAgeMs: number | null;
+  /** The paused tasks, sorted (including paused ones that have no jobs). */
+  paused: string[];
 }
 
 /** Zero in every status. */
@@ -39,12 +43,12 @@ export function zeroCounts(): Record<JobStatus, number> {
 }
 
 /** The store's raw figures, arranged per task. */
-export function toQueueStats(raw: StoreStats): QueueStats {
+export function toQueueStats(raw: StoreStats, paused: readonly string[]): QueueStats {
   const tasks = new Map<string, TaskStats>();
   const totals = zeroCounts();
   for (const { name, status, count } of raw.counts) {
     let task = tasks.get(name);
-    if (!task) tasks.set(name, (task = { name, counts: zeroCounts(), total: 0, oldestReadyAgeMs: null }));
+    if (!task) tasks.set(name, (task = { name, counts: zeroCounts(), total: 0, oldestReadyAgeMs: null, paused: paused.includes(name) }));
     task.counts[status] += count;
     task.total += count;
     totals[status] += count;
@@ -61,5 +65,6 @@ export function toQueueStats(raw: StoreStats): QueueStats {
     totals,
     running: totals.dequeued,
     oldestReadyAgeMs: oldest,
+    paused: [...paused].sort(),
   };
 }

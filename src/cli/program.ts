@@ -38,7 +38,8 @@ export function buildProgram(): Command {
     .option("--delay <ms>", "run no earlier than this many ms from now", integer("--delay"))
     .option("--priority <n>", "higher runs first", integer("--priority"))
     .option("--label <label>", "a label stored with the job")
-    .action((name: string, json: string | undefined, options: { delay?: number; priority?: number; label?: string }) =>
+    .option("--group <group>", "its flow-control group (e.g. a tenant)")
+    .action((name: string, json: string | undefined, options: { delay?: number; priority?: number; label?: string; group?: string }) =>
       action(program, false, async (queue, out) => {
         const data = parseJson(json);
         const job = await queue.enqueue(name, data as never, options);
@@ -51,10 +52,11 @@ export function buildProgram(): Command {
     .addOption(new Option("--status <status>", "only this status").choices(JOB_STATUSES))
     .option("--name <task>", "only this task")
     .option("--label <label>", "only this label")
+    .option("--group <group>", "only this flow-control group")
     .option("--limit <n>", "at most this many (default 50)", integer("--limit"))
     .option("--before <id>", "older than this id (next page)")
     .option("--after <id>", "newer than this id (previous page)")
-    .action((options: { status?: JobStatus; name?: string; label?: string; limit?: number; before?: string; after?: string }) =>
+    .action((options: { status?: JobStatus; name?: string; label?: string; group?: string; limit?: number; before?: string; after?: string }) =>
       action(program, false, async (queue, out) => {
         const limit = options.limit ?? 50;
         const jobs = await queue.list({
@@ -62,6 +64,7 @@ export function buildProgram(): Command {
           ...(options.status !== undefined && { status: options.status }),
           ...(options.name !== undefined && { name: options.name }),
           ...(options.label !== undefined && { label: options.label }),
+          ...(options.group !== undefined && { group: options.group }),
           ...(options.before !== undefined && { beforeId: options.before }),
           ...(options.after !== undefined && { afterId: options.after }),
         });
@@ -114,18 +117,34 @@ export function buildProgram(): Command {
         for (const r of results) out.line(r.cancelled ? `cancelled job ${r.id}` : `job ${r.id} not cancelled: already ${r.status}`);
       })());
 
+  const toggles = [
+    { verb: "pause", doc: "stop starting jobs of task <name> in every process (running ones finish)", done: "paused", already: "was already paused" },
+    { verb: "resume", doc: "start the jobs of a paused task again", done: "resumed", already: "was not paused" },
+  ] as const;
+  for (const { verb, doc, done, already } of toggles) {
+    program.command(`${verb} <name>`)
+      .description(doc)
+      .action((name: string) => action(program, false, async (queue, out) => {
+        const changed = verb === "pause" ? await queue.pause(name) : await queue.resume(name);
+        if (out.json) return out.data({ name, [done]: changed });
+        out.line(changed ? `${done} ${name}` : `${name} ${already}`);
+      })());
+  }
+
   program.command("stats")
     .description("jobs per task and status, running jobs, the oldest ready job's age")
     .action(action(program, false, async (queue, out) => {
       const stats = await queue.stats();
       if (out.json) return out.data(stats);
-      if (stats.tasks.length === 0) return out.line("no jobs");
-      const age = formatDuration;
-      out.table(["TASK", ...JOB_STATUSES.map((s) => s.toUpperCase()), "OLDEST READY"], stats.tasks.map((task) => [
-        task.name, ...JOB_STATUSES.map((s) => String(task.counts[s])), age(task.oldestReadyAgeMs),
-      ]));
-      out.line();
-      out.line(`${stats.running} running, oldest ready job waiting ${age(stats.oldestReadyAgeMs)}`);
+      if (stats.tasks.length === 0) out.line("no jobs");
+      else {
+        out.table(["TASK", ...JOB_STATUSES.map((s) => s.toUpperCase()), "OLDEST READY", "PAUSED"], stats.tasks.map((task) => [
+          task.name, ...JOB_STATUSES.map((s) => String(task.counts[s])), formatDuration(task.oldestReadyAgeMs), task.paused ? "paused" : "",
+        ]));
+        out.line();
+      }
+      out.line(`${stats.running} running, oldest ready job waiting ${formatDuration(stats.oldestReadyAgeMs)}`);
+      if (stats.paused.length > 0) out.line(`paused: ${stats.paused.join(", ")}`);
     }));
 
   program.command("work <module>")

@@ -4,7 +4,8 @@
  * Fastify (through `reply.hijack()` and the raw request and response).
  *
  * Routes (below the mount path): `GET /` overview, `GET /jobs` list, `GET /jobs/:id` detail,
- * `GET /api/stats` JSON, `GET|POST /login`, `POST /logout`, `POST /jobs/:id/{cancel,run-now}` actions,
+ * `GET /api/stats` JSON, `GET|POST /login`, `POST /logout`, `POST /jobs/:id/{cancel,run-now}` and
+ * `POST /tasks/:name/{pause,resume}` actions,
  * and whatever extra routes (e.g. `/metrics`) are plugged in. GETs never change anything.
  * @module
  */
@@ -129,7 +130,7 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions, extra:
 
   async function jobsPage(ctx: PageContext, url: URL, partial: boolean): Promise<Reply> {
     const query: JobsQuery = {};
-    for (const key of ["status", "name", "label", "q", "before", "after"] as const) {
+    for (const key of ["status", "name", "label", "group", "q", "before", "after"] as const) {
       const value = url.searchParams.get(key);
       if (value) query[key] = value;
     }
@@ -144,6 +145,7 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions, extra:
       ...(query.status !== undefined && { status: query.status as Job["status"] }),
       ...(query.name !== undefined && { name: query.name }),
       ...(query.label !== undefined && { label: query.label }),
+      ...(query.group !== undefined && { group: query.group }),
       ...(query.before !== undefined && { beforeId: query.before }),
       ...(query.after !== undefined && { afterId: query.after }),
     });
@@ -151,9 +153,18 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions, extra:
   }
 
   async function act(path: string, ctx: PageContext): Promise<Reply> {
+    const task = /^\/tasks\/([^/]+)\/(pause|resume)$/.exec(path);
+    if (task?.[1]) {
+      const name = decodeURIComponent(task[1]);
+      const changed = task[2] === "pause" ? await queue.pause(name) : await queue.resume(name);
+      cache.invalidate();
+      const notice = `Task ${name} ${task[2] === "pause" ? (changed ? "paused" : "was already paused") : (changed ? "resumed" : "was not paused")}.`;
+      return redirect(`${ctx.base}/?done=${encodeURIComponent(notice)}`);
+    }
     const match = /^\/jobs\/([^/]+)\/(cancel|run-now)$/.exec(path);
     if (!match?.[1]) return new Reply(404, page(ctx, "Not found", html`<p class="error">No such action.</p>`, false).text);
     const id = decodeURIComponent(match[1]);
+    cache.invalidate();
     const back = (notice: string) => redirect(`${ctx.base}/jobs/${encodeURIComponent(id)}?done=${encodeURIComponent(notice)}`);
     if (!(await queue.get(id))) return new Reply(404, page(ctx, "Not found", html`<p class="error">No job with id ${id}.</p>`, false).text);
     if (match[2] === "cancel") {

@@ -31,6 +31,11 @@ export class StatsCache {
     this.#ttlMs = ttlMs;
   }
 
+  /** Forgets the cached stats (after an action changed them), so the next page shows the change. */
+  invalidate(): void {
+    this.#value = undefined;
+  }
+
   /** The latest stats, at most `ttlMs` old; concurrent callers share one query. */
   get(): Promise<QueueStats> {
     const now = Date.now();

@@ -137,6 +137,8 @@ export interface ListParams {
   /** Only jobs in one of these statuses (with `status` too: both apply). An empty array matches nothing. */
   statuses?: readonly JobStatus[];
   label?: string;
+  /** Only jobs of this flow-control group. */
+  group?: string;
   /** Only jobs created at or after this time. */
   createdFrom?: Date;
   /** Only jobs created before this time. */

@@ -48,7 +48,7 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.equal(migrated.code, 0, migrated.stderr);
       assert.match(migrated.stdout, /schema up to date/);
 
-      const first = json<{ id: string; data: unknown; label: string }>(await hewn([...at, "--json", "enqueue", name, '{"to":"a@b.c"}', "--label", "one"]));
+      const first = json<{ id: string; data: unknown; label: string }>(await hewn([...at, "--json", "enqueue", name, '{"to":"a@b.c"}', "--label", "one", "--group", "tenant-1"]));
       assert.deepEqual(first.data, { to: "a@b.c" });
       assert.equal(first.label, "one");
       const second = await hewn([...at, "enqueue", name, "--delay", "3600000"]);
@@ -65,6 +65,7 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.ok(!table.stdout.includes("\u001b"), "no colour when stdout is not a terminal");
       const listed = json<Array<{ id: string }>>(await hewn([...at, "--json", "list", "--label", "one"]));
       assert.deepEqual(listed.map((job) => job.id), [first.id]);
+      assert.deepEqual(json<Array<{ id: string }>>(await hewn([...at, "--json", "list", "--group", "tenant-1"])).map((job) => job.id), [first.id]);
       const page = json<Array<{ id: string }>>(await hewn([...at, "--json", "list", "--name", name, "--limit", "1", "--before", secondId]));
       assert.deepEqual(page.map((job) => job.id), [first.id]);
 
@@ -77,6 +78,13 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.equal(stats.tasks.find((task) => task.name === name)?.counts.enqueued, 2);
       const statsTable = await hewn([...at, "stats"]);
       assert.match(statsTable.stdout, new RegExp(`^${name}\\s+2\\s+0\\s+0\\s+0\\s+0\\s+`, "m"));
+
+      assert.match((await hewn([...at, "pause", name])).stdout, new RegExp(`^paused ${name}$`, "m"));
+      assert.match((await hewn([...at, "pause", name])).stdout, /was already paused/);
+      assert.match((await hewn([...at, "stats"])).stdout, new RegExp(`^${name}\\s.*\\spaused$[\\s\\S]*^paused: ${name}$`, "m"));
+      assert.deepEqual(json<{ paused: string[] }>(await hewn([...at, "--json", "stats"])).paused, [name]);
+      assert.deepEqual(json(await hewn([...at, "--json", "resume", name])), { name, resumed: true });
+      assert.deepEqual(json<{ paused: string[] }>(await hewn([...at, "--json", "stats"])).paused, []);
 
       const cancelled = await hewn([...at, "cancel", first.id, "--reason", "not needed"]);
       assert.equal(cancelled.code, 0, cancelled.stderr);

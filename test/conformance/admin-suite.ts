@@ -20,7 +20,7 @@ export function adminSuite(harness: StoreHarness): void {
     const { queue, loc } = await setup(t, harness);
     const [a, b] = [taskName(), taskName()];
     const [a1, a2, b1, b2] = await queue.enqueueMany([
-      { name: a, label: "x" }, { name: a }, { name: b, label: "x" }, { name: b },
+      { name: a, label: "x" }, { name: a, group: "tenant-1" }, { name: b, label: "x" }, { name: b, group: "tenant-1" },
     ]);
     assert.ok(a1 && a2 && b1 && b2);
     assert.equal(await queue.cancel(a2.id, "stop"), true);
@@ -33,6 +33,8 @@ export function adminSuite(harness: StoreHarness): void {
     assert.deepEqual(ids(await queue.list({ status: [] })), []);
     assert.deepEqual(ids(await queue.list({ label: "x" })), [a1.id, b1.id]);
     assert.deepEqual(ids(await queue.list({ label: "x", name: b })), [b1.id]);
+    assert.deepEqual(ids(await queue.list({ group: "tenant-1" })), [a2.id, b2.id]);
+    assert.deepEqual(ids(await queue.list({ group: "tenant-1", status: "enqueued" })), [b2.id]);
     assert.deepEqual(ids(await queue.list({ createdFrom: new Date(base + 60_000), createdBefore: new Date(base + 180_000) })), [a2.id, b1.id]);
     assert.deepEqual(ids(await queue.list({ createdFrom: new Date(base + 180_000) })), [b2.id]);
 
@@ -102,6 +104,16 @@ export function adminSuite(harness: StoreHarness): void {
     assert.equal(stats.running, 1);
     assert.equal(stats.totals.enqueued, 3);
     assert.equal(stats.oldestReadyAgeMs, ta.oldestReadyAgeMs);
+    assert.deepEqual(stats.paused, []);
+    assert.equal(ta.paused, false);
+
+    const idle = taskName();
+    await queue.pause(a);
+    await queue.pause(idle);
+    const paused = await queue.stats();
+    assert.deepEqual(paused.paused, [a, idle].sort(), "paused tasks, with jobs or without");
+    assert.equal(paused.tasks.find((task) => task.name === a)?.paused, true);
+    assert.equal(paused.tasks.find((task) => task.name === b)?.paused, false);
     release.resolve();
   });
 

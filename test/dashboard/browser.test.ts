@@ -79,7 +79,7 @@ test("the dashboard in Chromium: pages, escaping, live updates, a confirmed acti
   const dialogs: string[] = [];
   page.on("dialog", (dialog) => {
     dialogs.push(dialog.message());
-    void (dialog.message().startsWith("Cancel job") ? dialog.accept() : dialog.dismiss());
+    void (/^(Cancel job|Pause task)/.test(dialog.message()) ? dialog.accept() : dialog.dismiss());
   });
 
   // Overview: tasks with counts; the chart fills in while jobs complete.
@@ -144,4 +144,13 @@ test("the dashboard in Chromium: pages, escaping, live updates, a confirmed acti
   assert.match(await page.locator(".notice").innerText(), new RegExp(`Job ${waiting} cancelled`));
   assert.equal((await queue.get(waiting))?.status, "cancelled");
   assert.equal(dialogs.at(-1), `Cancel job ${waiting} (import-profile)?`);
+
+  // Pausing a task from the overview (confirmed), shown as paused.
+  await page.goto(`${server.url}/`);
+  await page.locator("table.tasks tr", { hasText: "nightly-report" }).locator("button:has-text('Pause')").click();
+  await page.waitForSelector(".notice");
+  assert.deepEqual(await queue.paused(), ["nightly-report"]);
+  assert.match(await page.locator("table.tasks tr", { hasText: "nightly-report" }).innerText(), /paused/);
+  assert.match(dialogs.at(-1) ?? "", /^Pause task nightly-report in every process\?/);
+  await page.screenshot({ path: path.join(screenshots, "overview-actions.png"), fullPage: true });
 });

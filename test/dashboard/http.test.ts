@@ -119,6 +119,20 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.equal((await post(`${url}/jobs/${c.id}/run-now`, {}, { authorization: `Bearer ${TOKEN}` })).status, 303);
       assert.ok(((await queue.get(c.id))?.availableAt.getTime() ?? Infinity) <= Date.now() + 1000, "available now");
       assert.equal((await post(`${url}/jobs/987654321/cancel`, {}, { authorization: `Bearer ${TOKEN}` })).status, 404);
+
+      // Pausing a task: refused without the CSRF value, done with it; shown on the overview.
+      const name = a.name;
+      assert.equal((await post(`${url}/tasks/${name}/pause`, {}, { cookie: session.cookie })).status, 403);
+      assert.deepEqual(await queue.paused(), []);
+      const overviewCsrf = await session.csrf("/");
+      const paused = await post(`${url}/tasks/${name}/pause`, { csrf: overviewCsrf }, { cookie: session.cookie });
+      assert.equal(paused.status, 303);
+      assert.deepEqual(await queue.paused(), [name]);
+      const overview = await (await fetch(`${url}/`, { headers: { cookie: session.cookie } })).text();
+      assert.match(overview, new RegExp(`${name}</a> <span class="status paused">paused</span>`));
+      assert.match(overview, new RegExp(`action="/tasks/${name}/resume"`));
+      assert.equal((await post(`${url}/tasks/${name}/resume`, {}, { authorization: `Bearer ${TOKEN}` })).status, 303);
+      assert.deepEqual(await queue.paused(), []);
     });
 
     test("bad input: unknown job 404, bad filter 400, unknown page 404, wrong method 405", async (t) => {

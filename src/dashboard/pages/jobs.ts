@@ -11,6 +11,7 @@ export interface JobsQuery {
   status?: string;
   name?: string;
   label?: string;
+  group?: string;
   q?: string;
   before?: string;
   after?: string;
@@ -23,13 +24,14 @@ export function jobsControls(ctx: PageContext, query: JobsQuery): Safe {
 <label>Status<select name="status"><option value="">any</option>${JOB_STATUSES.map((s) => html`<option value="${s}"${query.status === s ? html` selected` : ""}>${s}</option>`)}</select></label>
 <label>Task<input name="name" value="${query.name ?? ""}" placeholder="task name"></label>
 <label>Label<input name="label" value="${query.label ?? ""}" placeholder="label"></label>
+<label>Group<input name="group" value="${query.group ?? ""}" placeholder="group"></label>
 <label>Search<input name="q" value="${query.q ?? ""}" placeholder="job id or label"></label>
 <button type="submit">Filter</button></form>`;
 }
 
 export function jobsLive(ctx: PageContext, query: JobsQuery, jobs: readonly Job[]): Safe {
   const keep = new URLSearchParams();
-  for (const key of ["status", "name", "label"] as const) if (query[key]) keep.set(key, query[key]);
+  for (const key of ["status", "name", "label", "group"] as const) if (query[key]) keep.set(key, query[key]);
   const page = (cursor: "before" | "after", id: string) => {
     const params = new URLSearchParams(keep);
     params.set(cursor, id);

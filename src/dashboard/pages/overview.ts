@@ -5,7 +5,7 @@
 import { formatDuration } from "../../format.js";
 import { JOB_STATUSES } from "../../job.js";
 import type { QueueStats } from "../../stats.js";
-import { html, type PageContext, type Safe } from "../html.js";
+import { actionForm, html, type PageContext, type Safe } from "../html.js";
 import type { Sample } from "../stats-cache.js";
 
 export function overviewLive(ctx: PageContext, stats: QueueStats, samples: readonly Sample[]): Safe {
@@ -18,12 +18,26 @@ ${card("completed", String(stats.totals.completed))}${card("cancelled", String(s
 <h2>Throughput and failures</h2>${chart(samples)}
 <h2>Tasks</h2>
 ${stats.tasks.length === 0 ? html`<p class="muted">No jobs yet.</p>` : html`<table class="tasks"><thead><tr><th>Task</th>
-${JOB_STATUSES.map((s) => html`<th class="num">${s}</th>`)}<th class="num">oldest ready</th></tr></thead><tbody>
-${stats.tasks.map((task) => html`<tr><td><a href="${link(`name=${encodeURIComponent(task.name)}`)}">${task.name}</a></td>
+${JOB_STATUSES.map((s) => html`<th class="num">${s}</th>`)}<th class="num">oldest ready</th><th></th></tr></thead><tbody>
+${stats.tasks.map((task) => html`<tr><td><a href="${link(`name=${encodeURIComponent(task.name)}`)}">${task.name}</a>${task.paused ? html` <span class="status paused">paused</span>` : ""}</td>
 ${JOB_STATUSES.map((s) => html`<td class="num"><a href="${link(`name=${encodeURIComponent(task.name)}&status=${s}`)}">${task.counts[s]}</a></td>`)}
-<td class="num">${formatDuration(task.oldestReadyAgeMs)}</td></tr>`)}
+<td class="num">${formatDuration(task.oldestReadyAgeMs)}</td><td>${toggle(ctx, task.name, task.paused)}</td></tr>`)}
 </tbody></table>`}
-<p class="muted">Figures as of ${stats.at.toISOString()}.</p>`;
+${idlePaused(ctx, stats)}<p class="muted">Figures as of ${stats.at.toISOString()}.</p>`;
+}
+
+function toggle(ctx: PageContext, name: string, paused: boolean): Safe {
+  const path = `/tasks/${encodeURIComponent(name)}/${paused ? "resume" : "pause"}`;
+  return paused
+    ? actionForm(ctx, path, "Resume", `Resume task ${name}?`)
+    : actionForm(ctx, path, "Pause", `Pause task ${name} in every process? Running jobs finish; no new one starts.`);
+}
+
+/** Paused tasks that have no jobs do not appear in the table, but are paused all the same. */
+function idlePaused(ctx: PageContext, stats: QueueStats): Safe {
+  const idle = stats.paused.filter((name) => !stats.tasks.some((task) => task.name === name));
+  if (idle.length === 0) return html``;
+  return html`<p>Paused, with no jobs: ${idle.map((name) => html`<span class="status paused">${name}</span> ${toggle(ctx, name, true)}`)}</p>`;
 }
 
 /** Completed and cancelled jobs per minute between consecutive readings, as two lines. */

@@ -366,6 +366,7 @@ export class PostgresStore implements Store {
     if (params.status !== undefined) add(params.status, { column: "status", op: "=", type: "text" });
     if (params.statuses !== undefined) add(params.statuses, { column: "status", op: "= ANY", type: "text[]" });
     if (params.label !== undefined) add(toText(params.label), { column: "label", op: "=", type: "text" });
+    if (params.group !== undefined) add(toText(params.group), { column: "group_key", op: "=", type: "text" });
     if (params.createdFrom !== undefined) add(params.createdFrom, { column: "created_at", op: ">=", type: "timestamptz" });
     if (params.createdBefore !== undefined) add(params.createdBefore, { column: "created_at", op: "<", type: "timestamptz" });
     if (params.afterId !== undefined) add(params.afterId, { column: "id", op: ">", type: "bigint" });

@@ -543,7 +543,7 @@ export const getJob = (q: string) => `SELECT ${JOB_COLUMNS} FROM ${q}.jobs WHERE
 
 /** The filters of a listing, each a column and an operator; values are bound in this order. */
 export interface ListFilterSql {
-  column: "name" | "status" | "label" | "created_at" | "id";
+  column: "name" | "status" | "label" | "group_key" | "created_at" | "id";
   op: "=" | ">=" | "<" | ">" | "= ANY";
   /** The SQL type the bound value is cast to. */
   type: "text" | "text[]" | "timestamptz" | "bigint";

@@ -333,6 +333,7 @@ export interface ListFilterShape {
   /** How many statuses the `status IN (…)` filter lists (@s0, @s1, …); null for none. */
   statuses: number | null;
   label: boolean;
+  group: boolean;
   createdFrom: boolean;
   createdBefore: boolean;
   afterId: boolean;
@@ -354,6 +355,7 @@ export function listJobsSql(filter: ListFilterShape): string {
     where.push(filter.statuses === 0 ? "0" : `status IN (${Array.from({ length: filter.statuses }, (_, i) => `@s${i}`).join(", ")})`);
   }
   if (filter.label) where.push("label = @label");
+  if (filter.group) where.push("group_key = @group");
   if (filter.createdFrom) where.push("created_at >= @createdFrom");
   if (filter.createdBefore) where.push("created_at < @createdBefore");
   if (filter.afterId) where.push("id > @afterId");

@@ -333,11 +333,11 @@ export class SqliteStore implements Store {
 
   jobList(params: ListParams): Promise<StoredJob[]> {
     return this.settle("jobList", () => {
-      const { name, status, statuses, label, createdFrom, createdBefore, afterId, beforeId, limit } = params;
+      const { name, status, statuses, label, group, createdFrom, createdBefore, afterId, beforeId, limit } = params;
       const descending = scanDescending(params);
       const text = sql.listJobsSql({
         name: name !== undefined, status: status !== undefined, statuses: statuses === undefined ? null : statuses.length,
-        label: label !== undefined, createdFrom: createdFrom !== undefined, createdBefore: createdBefore !== undefined,
+        label: label !== undefined, group: group !== undefined, createdFrom: createdFrom !== undefined, createdBefore: createdBefore !== undefined,
         afterId: afterId !== undefined, beforeId: beforeId !== undefined, descending,
       });
       const values: Record<string, unknown> = { limit: Math.max(0, limit) };
@@ -345,6 +345,7 @@ export class SqliteStore implements Store {
       if (status !== undefined) values.status = status;
       statuses?.forEach((one, i) => (values[`s${i}`] = one));
       if (label !== undefined) values.label = label;
+      if (group !== undefined) values.group = group;
       if (createdFrom !== undefined) values.createdFrom = createdFrom.getTime();
       if (createdBefore !== undefined) values.createdBefore = createdBefore.getTime();
       if (afterId !== undefined) values.afterId = afterId;
