@@ -85,8 +85,9 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
     test("rateLimit { limit: 20, per: 1000 } over 5 s in 2 processes: no 1,000 ms window holds more than 20 starts; ≥ 90 starts", async (t) => {
       const RUN_MS = 5_000;
       const { queue, name, workers } = await cluster(t, 2, { workers: 5, rateLimit: { limit: 20, per: 1000 }, workMs: 1 });
-      await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ name, data: { i } })));
+      // Before the enqueue: workers may start the first jobs while enqueueMany returns.
       const begun = Date.now();
+      await queue.enqueueMany(Array.from({ length: 400 }, (_, i) => ({ name, data: { i } })));
       // Runs while the limit holds the backlog back; the store's startedAt is each start.
       await until(async () => Date.now() - begun >= RUN_MS, "the run's duration", 100);
       await Promise.all(workers.map((worker) => worker.stop()));
