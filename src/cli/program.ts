@@ -117,6 +117,45 @@ export function buildProgram(): Command {
         for (const r of results) out.line(r.cancelled ? `cancelled job ${r.id}` : `job ${r.id} not cancelled: already ${r.status}`);
       })());
 
+  program.command("retry [ids...]")
+    .description("run dead letters (cancelled jobs) again, by id or every one of --name")
+    .option("--name <task>", "retry every cancelled job of this task")
+    .action((ids: string[], options: { name?: string }) => action(program, false, async (queue, out) => {
+      if ((options.name !== undefined) === ids.length > 0) throw new CliError("give either job ids or --name, not both (nor neither)");
+      if (options.name !== undefined) {
+        const count = await queue.retry({ name: options.name });
+        return out.json ? out.data({ retried: count }) : out.line(`retried ${count} jobs`);
+      }
+      const jobs = await inState(queue, ids, ["cancelled"], "retry only applies to cancelled jobs");
+      for (const [i, job] of jobs.entries()) {
+        await queue.retry(job.id);
+        if (jobs.length > 20) out.progress(`${i + 1}/${jobs.length}`);
+      }
+      out.done();
+      if (out.json) return out.data(jobs.map((job) => ({ id: job.id, retried: true })));
+      for (const job of jobs) out.line(`retried job ${job.id}`);
+    })());
+
+  program.command("delete [ids...]")
+    .description("delete finished jobs for good, by id or every one of --name (cancelled, or --status completed)")
+    .option("--name <task>", "delete the finished jobs of this task")
+    .addOption(new Option("--status <status>", "with --name: which finished jobs").choices(["cancelled", "completed"]))
+    .action((ids: string[], options: { name?: string; status?: "cancelled" | "completed" }) => action(program, false, async (queue, out) => {
+      if ((options.name !== undefined) === ids.length > 0) throw new CliError("give either job ids or --name, not both (nor neither)");
+      if (options.name !== undefined) {
+        const count = await queue.delete({ name: options.name, ...(options.status !== undefined && { status: options.status }) });
+        return out.json ? out.data({ deleted: count }) : out.line(`deleted ${count} jobs`);
+      }
+      const jobs = await inState(queue, ids, ["cancelled", "completed"], "only finished jobs can be deleted (cancel it first)");
+      for (const [i, job] of jobs.entries()) {
+        await queue.delete(job.id);
+        if (jobs.length > 20) out.progress(`${i + 1}/${jobs.length}`);
+      }
+      out.done();
+      if (out.json) return out.data(jobs.map((job) => ({ id: job.id, deleted: true })));
+      for (const job of jobs) out.line(`deleted job ${job.id}`);
+    })());
+
   const toggles = [
     { verb: "pause", doc: "stop starting jobs of task <name> in every process (running ones finish)", done: "paused", already: "was already paused" },
     { verb: "resume", doc: "start the jobs of a paused task again", done: "resumed", already: "was not paused" },
@@ -207,6 +246,16 @@ async function existing(queue: Queue, ids: string[]): Promise<Job[]> {
   const missing = ids.filter((_, i) => jobs[i] === null);
   if (missing.length > 0) throw new CliError(`no job with id ${missing.join(", ")} (nothing was changed)`);
   return jobs as Job[];
+}
+
+/** The jobs with these ids, all in one of `states`; otherwise an error naming the others (and nothing is changed). */
+async function inState(queue: Queue, ids: string[], states: readonly JobStatus[], why: string): Promise<Job[]> {
+  const jobs = await existing(queue, ids);
+  const wrong = jobs.filter((job) => !states.includes(job.status));
+  if (wrong.length > 0) {
+    throw new CliError(`${why}: ${wrong.map((job) => `job ${job.id} is ${job.status}`).join(", ")} (nothing was changed)`);
+  }
+  return jobs;
 }
 
 function parseJson(text: string | undefined): unknown {

@@ -4,7 +4,7 @@
  * Fastify (through `reply.hijack()` and the raw request and response).
  *
  * Routes (below the mount path): `GET /` overview, `GET /jobs` list, `GET /jobs/:id` detail,
- * `GET /api/stats` JSON, `GET|POST /login`, `POST /logout`, `POST /jobs/:id/{cancel,run-now}` and
+ * `GET /api/stats` JSON, `GET|POST /login`, `POST /logout`, `POST /jobs/:id/{cancel,run-now,retry,delete}` and
  * `POST /tasks/:name/{pause,resume}` actions,
  * and whatever extra routes (e.g. `/metrics`) are plugged in. GETs never change anything.
  * @module
@@ -161,12 +161,23 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions, extra:
       const notice = `Task ${name} ${task[2] === "pause" ? (changed ? "paused" : "was already paused") : (changed ? "resumed" : "was not paused")}.`;
       return redirect(`${ctx.base}/?done=${encodeURIComponent(notice)}`);
     }
-    const match = /^\/jobs\/([^/]+)\/(cancel|run-now)$/.exec(path);
+    const match = /^\/jobs\/([^/]+)\/(cancel|run-now|retry|delete)$/.exec(path);
     if (!match?.[1]) return new Reply(404, page(ctx, "Not found", html`<p class="error">No such action.</p>`, false).text);
     const id = decodeURIComponent(match[1]);
     cache.invalidate();
     const back = (notice: string) => redirect(`${ctx.base}/jobs/${encodeURIComponent(id)}?done=${encodeURIComponent(notice)}`);
-    if (!(await queue.get(id))) return new Reply(404, page(ctx, "Not found", html`<p class="error">No job with id ${id}.</p>`, false).text);
+    const job = await queue.get(id);
+    if (!job) return new Reply(404, page(ctx, "Not found", html`<p class="error">No job with id ${id}.</p>`, false).text);
+    if (match[2] === "retry" || match[2] === "delete") {
+      const allowed = match[2] === "retry" ? job.status === "cancelled" : job.status === "cancelled" || job.status === "completed";
+      if (!allowed) return back(`Job ${id} is ${job.status}: ${match[2] === "retry" ? "only cancelled jobs are retried" : "cancel it before deleting it"}.`);
+      if (match[2] === "retry") {
+        await queue.retry(id);
+        return back(`Job ${id} will run again.`);
+      }
+      await queue.delete(id);
+      return redirect(`${ctx.base}/jobs?done=${encodeURIComponent(`Job ${id} deleted.`)}`);
+    }
     if (match[2] === "cancel") {
       return back((await queue.cancel(id, "cancelled from the dashboard")) ? `Job ${id} cancelled.` : `Job ${id} had already finished.`);
     }

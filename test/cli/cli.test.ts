@@ -95,6 +95,19 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.equal(bulk.cancelled, 1);
       const after = json<{ reason: string; status: string }>(await hewn([...at, "--json", "show", first.id]));
       assert.equal(after.reason, "not needed");
+
+      // Dead letters: retry by id, then cancel and delete.
+      assert.match((await hewn([...at, "retry", first.id])).stdout, new RegExp(`retried job ${first.id}`));
+      assert.equal(json<{ status: string }>(await hewn([...at, "--json", "show", first.id])).status, "enqueued");
+      assertOneLineError(await hewn([...at, "retry", first.id]), new RegExp(`job ${first.id} is enqueued \\(nothing was changed\\)`));
+      assertOneLineError(await hewn([...at, "delete", first.id]), /only finished jobs can be deleted/);
+      assert.equal((await hewn([...at, "cancel", first.id])).code, 0);
+      assert.deepEqual(json(await hewn([...at, "--json", "delete", first.id])), [{ id: first.id, deleted: true }]);
+      assertOneLineError(await hewn([...at, "show", first.id]), /no job with id/);
+      assert.deepEqual(json(await hewn([...at, "--json", "retry", "--name", name])), { retried: 1 });
+      assert.deepEqual(json(await hewn([...at, "--json", "cancel", "--name", name])), { cancelled: 1 });
+      assert.deepEqual(json(await hewn([...at, "--json", "delete", "--name", name])), { deleted: 1 });
+      assert.deepEqual(json(await hewn([...at, "--json", "list", "--name", name])), []);
     });
 
     test("bad input: one clear line, a non-zero exit, and nothing changed", async (t) => {

@@ -79,7 +79,7 @@ test("the dashboard in Chromium: pages, escaping, live updates, a confirmed acti
   const dialogs: string[] = [];
   page.on("dialog", (dialog) => {
     dialogs.push(dialog.message());
-    void (/^(Cancel job|Pause task)/.test(dialog.message()) ? dialog.accept() : dialog.dismiss());
+    void (/^(Cancel job|Pause task|Run job)/.test(dialog.message()) ? dialog.accept() : dialog.dismiss());
   });
 
   // Overview: tasks with counts; the chart fills in while jobs complete.
@@ -144,6 +144,9 @@ test("the dashboard in Chromium: pages, escaping, live updates, a confirmed acti
   assert.match(await page.locator(".notice").innerText(), new RegExp(`Job ${waiting} cancelled`));
   assert.equal((await queue.get(waiting))?.status, "cancelled");
   assert.equal(dialogs.at(-1), `Cancel job ${waiting} (import-profile)?`);
+  await page.click("form.action button:has-text('Retry')");
+  await page.waitForSelector(".notice >> text=will run again");
+  assert.equal((await queue.get(waiting))?.status, "enqueued");
 
   // Pausing a task from the overview (confirmed), shown as paused.
   await page.goto(`${server.url}/`);

@@ -120,6 +120,18 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.ok(((await queue.get(c.id))?.availableAt.getTime() ?? Infinity) <= Date.now() + 1000, "available now");
       assert.equal((await post(`${url}/jobs/987654321/cancel`, {}, { authorization: `Bearer ${TOKEN}` })).status, 404);
 
+      // Dead letters: retry a cancelled job; delete it once finished; a live job is neither deleted nor retried.
+      const bearer = { authorization: `Bearer ${TOKEN}` };
+      assert.equal((await post(`${url}/jobs/${c.id}/delete`, {}, bearer)).status, 303);
+      assert.equal((await queue.get(c.id))?.status, "enqueued", "a live job is not deleted");
+      assert.equal((await post(`${url}/jobs/${a.id}/retry`, {}, bearer)).status, 303);
+      assert.equal((await queue.get(a.id))?.status, "enqueued");
+      assert.equal((await post(`${url}/jobs/${b.id}/delete`, {}, { cookie: session.cookie })).status, 403, "no CSRF value");
+      const deleted = await post(`${url}/jobs/${b.id}/delete`, {}, bearer);
+      assert.equal(deleted.status, 303);
+      assert.match(deleted.headers.get("location") ?? "", /^\/jobs\?done=/);
+      assert.equal(await queue.get(b.id), null);
+
       // Pausing a task: refused without the CSRF value, done with it; shown on the overview.
       const name = a.name;
       assert.equal((await post(`${url}/tasks/${name}/pause`, {}, { cookie: session.cookie })).status, 403);

@@ -16,7 +16,9 @@ export function jobLive(ctx: PageContext, job: Job): Safe {
   ];
   return html`<p><span class="status ${job.status}">${job.status}</span> ${job.name}</p>
 <div class="actions">${unfinished ? actionForm(ctx, `${path}/cancel`, "Cancel", `Cancel job ${job.id} (${job.name})?`) : ""}
-${waiting ? actionForm(ctx, `${path}/run-now`, "Run now", `Make job ${job.id} available now?`) : ""}</div>
+${waiting ? actionForm(ctx, `${path}/run-now`, "Run now", `Make job ${job.id} available now?`) : ""}
+${job.status === "cancelled" ? actionForm(ctx, `${path}/retry`, "Retry", `Run job ${job.id} (${job.name}) again?`) : ""}
+${unfinished ? "" : actionForm(ctx, `${path}/delete`, "Delete", `Delete job ${job.id} (${job.name}) for good?`)}</div>
 <h2>Timeline</h2><ol class="timeline">${steps.map(([step, at]) => html`<li class="${at ? "" : "unset"}"><span class="step">${step}</span>${formatTime(at)}</li>`)}</ol>
 <h2>Fields</h2><dl class="fields">
 <dt>id</dt><dd>${job.id}</dd><dt>task</dt><dd>${job.name}</dd><dt>attempts</dt><dd>${job.attempts}</dd><dt>crashes</dt><dd>${job.crashes}</dd>
