@@ -34,6 +34,7 @@ export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
 export type { RateLimit } from "./flow/limits.js";
 export { TASK_DEFAULTS } from "./task.js";
+export { threaded, type ThreadContext, type ThreadedHandler, type ThreadedOptions } from "./worker/threads/threaded.js";
 export type { QueueEvents } from "./events.js";
 export type { ErrorContext, ErrorSource } from "./report.js";
 export { backoffDelay, type BackoffPolicy } from "./backoff.js";

@@ -10,6 +10,8 @@
 import type { ListOptions } from "./admin.js";
 import type { Job, Json, JsonCompatible } from "./job.js";
 import type { EnqueueItem, EnqueueOptions, EnqueueSyncOptions, Queue } from "./queue.js";
+import type { WaitOptions } from "./flow/waiters.js";
+import type { RetryFilter } from "./flow/dead-letters.js";
 import type {
   AnyTaskDefinition, DataOfDefinition, InputOfDefinition, ResultOfDefinition,
 } from "./schema/task-definition.js";
@@ -78,7 +80,8 @@ type DefinitionIn<Tasks> = AnyTaskDefinition & { name: TaskName<Tasks> };
  * queue.define("send-email", async (ctx) => ({ id: await mailer.send(ctx.job.data.to) }));
  * await queue.enqueue("send-email", { to: "a@b.c" });
  */
-export interface TypedQueue<Tasks> extends Omit<Queue, "define" | "enqueue" | "enqueueSync" | "enqueueMany" | "get" | "list"> {
+export interface TypedQueue<Tasks>
+  extends Omit<Queue, "define" | "enqueue" | "enqueueSync" | "enqueueMany" | "get" | "list" | "waitFor" | "retry"> {
   /** {@link Queue.define} for task `name` of the map: `ctx.job.data` is its data, and the handler must return its result. */
   define<N extends TaskName<Tasks>>(name: N, handler: TaskHandler<Tasks, N>, options?: TaskOptions<TaskData<Tasks, N>>): this;
   /** {@link Queue.define} from a task definition (its schema parses each payload for the handler). */
@@ -99,4 +102,15 @@ export interface TypedQueue<Tasks> extends Omit<Queue, "define" | "enqueue" | "e
   get(id: string): Promise<AnyTaskJob<Tasks> | null>;
   /** {@link Queue.list}, typed as {@link TypedQueue.get}. */
   list(options?: ListOptions): Promise<Array<AnyTaskJob<Tasks>>>;
+  /**
+   * {@link Queue.waitFor}: the finished job, typed as {@link TypedQueue.get}; name its task to get that
+   * task's job type directly: `waitFor<"send-email">(job.id)` (`job.result` is then the task's result).
+   */
+  waitFor<N extends TaskName<Tasks> = never>(id: string, options?: WaitOptions): Promise<TaskJobOrAny<Tasks, N>>;
+  /** {@link Queue.retry}, typed as {@link TypedQueue.waitFor}. */
+  retry<N extends TaskName<Tasks> = never>(id: string): Promise<TaskJobOrAny<Tasks, N>>;
+  retry(filter: RetryFilter): Promise<number>;
 }
+
+/** Task `N`'s job, or (no `N`) a job of any task of the map. */
+export type TaskJobOrAny<Tasks, N extends TaskName<Tasks>> = [N] extends [never] ? AnyTaskJob<Tasks> : TaskJob<Tasks, N>;

@@ -65,6 +65,12 @@ export async function typedMap(queue: TypedQueue<Tasks>): Promise<void> {
     // @ts-expect-error a resize job has no `to`
     void found.data.to;
   }
+  const finished = await queue.waitFor<"send-email">(job.id);
+  expectType<Equal<typeof finished.result, { id: string } | null>>();
+  const anyFinished = await queue.waitFor(job.id);
+  expectType<Equal<typeof anyFinished, AnyTaskJob<Tasks>>>();
+  // @ts-expect-error waitFor names a task of the map
+  await queue.waitFor<"send-mail">(job.id);
   const all = await queue.list();
   expectType<Equal<typeof all, Array<AnyTaskJob<Tasks>>>>();
   // Everything else is the Queue's.
@@ -141,4 +147,6 @@ test("a typed queue is the plain queue at run time: what the type tests compile 
   const stored = await queue.get(job.id);
   assert.equal(stored?.name, "send-email");
   if (stored?.name === "send-email") assert.deepEqual(stored.result, { id: "mail-to-a@b.c" });
+  const finished = await queue.waitFor<"send-email">(job.id);
+  assert.equal(finished.result?.id, "mail-to-a@b.c");
 });
