@@ -4,7 +4,7 @@
  * Fastify (through `reply.hijack()` and the raw request and response).
  *
  * Routes (below the mount path): `GET /` overview, `GET /jobs` list, `GET /jobs/:id` detail,
- * `GET /api/stats` JSON, `GET|POST /login`, `POST /logout`, `POST /jobs/:id/{cancel,run-now,retry,delete}` and
+ * `GET /api/stats` JSON, `GET /metrics` (Prometheus), `GET|POST /login`, `POST /logout`, `POST /jobs/:id/{cancel,run-now,retry,delete}` and
  * `POST /tasks/:name/{pause,resume}` actions,
  * and whatever extra routes (e.g. `/metrics`) are plugged in. GETs never change anything.
  * @module
@@ -20,6 +20,7 @@ import { jobLive } from "./pages/job.js";
 import { PAGE_SIZE, jobsControls, jobsLive, type JobsQuery } from "./pages/jobs.js";
 import { overviewLive } from "./pages/overview.js";
 import { StatsCache } from "./stats-cache.js";
+import { exposition, gaugeFamilies } from "../metrics/gauges.js";
 
 /** A request handler for `http.createServer`, Express (`app.use`) and Fastify (raw request/response). */
 export type DashboardHandler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
@@ -40,12 +41,14 @@ export interface DashboardOptions {
   refreshInterval?: number;
   /** How long `queue.stats()` is reused across viewers and scrapes, in ms. Default 5 000. */
   statsTtl?: number;
+  /**
+   * Serve `/metrics`, the Prometheus text of the database-wide gauges (jobs by task and status, oldest
+   * ready age, running jobs, paused tasks), from the same cached stats. Default true.
+   */
+  metrics?: boolean;
   /** Receives errors met while answering (they also become a 500 page). Default: printed to stderr. */
   onError?: (error: Error) => void;
 }
-
-/** An extra route, e.g. `/metrics` (internal: the server plugs it in). */
-export type ExtraRoute = (req: IncomingMessage, res: ServerResponse, cache: StatsCache) => Promise<void>;
 
 const MAX_BODY = 64 * 1024;
 const SECURITY_HEADERS = {
@@ -60,7 +63,7 @@ class Reply {
   constructor(readonly status: number, readonly body: string, readonly type = "text/html; charset=utf-8", readonly headers: Record<string, string> = {}) {}
 }
 
-export function dashboardHandler(queue: Queue, options: DashboardOptions, extra: Record<string, ExtraRoute> = {}): DashboardHandler {
+export function dashboardHandler(queue: Queue, options: DashboardOptions): DashboardHandler {
   const basePath = (options.basePath ?? "").replace(/\/+$/, "");
   if (basePath !== "" && !basePath.startsWith("/")) throw new ValidationError("options.basePath", 'must start with "/", e.g. "/hewn"');
   if (options.token !== undefined && (typeof options.token !== "string" || options.token.length < 8)) {
@@ -85,7 +88,7 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions, extra:
       ...(url.searchParams.get("done") && { notice: url.searchParams.get("done") ?? "" }),
     };
     const partial = req.headers["x-hewn-partial"] === "1";
-    route(req, res, path, url, ctx, partial).then((reply) => reply && send(res, reply)).catch((thrown: unknown) => {
+    route(req, path, url, ctx, partial).then((reply) => send(res, reply)).catch((thrown: unknown) => {
       const error = coerceError(thrown);
       const status = error instanceof ValidationError ? 400 : 500;
       if (status === 500) onError(error);
@@ -94,14 +97,12 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions, extra:
     });
   };
 
-  async function route(req: IncomingMessage, res: ServerResponse, path: string, url: URL, ctx: PageContext, partial: boolean): Promise<Reply | null> {
+  async function route(req: IncomingMessage, path: string, url: URL, ctx: PageContext, partial: boolean): Promise<Reply> {
     const method = req.method ?? "GET";
-    const extraRoute = extra[path];
-    if (extraRoute && method === "GET") {
-      await extraRoute(req, res, cache);
-      return null;
-    }
     if (method === "GET" || method === "HEAD") {
+      if (path === "/metrics" && options.metrics !== false) {
+        return new Reply(200, exposition(gaugeFamilies(await cache.get()), "hewn_"), "text/plain; version=0.0.4; charset=utf-8");
+      }
       if (path === "/assets/app.js") return new Reply(200, APP_JS, "text/javascript; charset=utf-8", { "cache-control": "max-age=300" });
       if (path === "/assets/style.css") return new Reply(200, STYLE_CSS, "text/css; charset=utf-8", { "cache-control": "max-age=300" });
       if (path === "/") {

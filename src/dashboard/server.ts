@@ -5,7 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Queue } from "../queue.js";
-import { dashboardHandler, type DashboardOptions, type ExtraRoute } from "./handler.js";
+import { dashboardHandler, type DashboardOptions } from "./handler.js";
 
 /** Options of {@link serveDashboard}. */
 export interface ServeOptions extends DashboardOptions {
@@ -24,9 +24,9 @@ export interface DashboardServer {
 }
 
 /** Serves the dashboard of `queue`; resolves once it listens. The queue stays the caller's to close. */
-export async function serveDashboard(queue: Queue, options: ServeOptions = {}, extra: Record<string, ExtraRoute> = {}): Promise<DashboardServer> {
+export async function serveDashboard(queue: Queue, options: ServeOptions = {}): Promise<DashboardServer> {
   const { port = 8080, host = "127.0.0.1", ...dashboard } = options;
-  const server = http.createServer(dashboardHandler(queue, dashboard, extra));
+  const server = http.createServer(dashboardHandler(queue, dashboard));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
