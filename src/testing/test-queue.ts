@@ -111,8 +111,8 @@ export class TestQueue {
    */
   async drain(options: DrainOptions = {}): Promise<DrainResult> {
     const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-    const { store, tasks, events, report, maxPayloadBytes } = this.#internals;
-    const worker = new Worker({ store, tasks, events, report, maxPayloadBytes });
+    const { events } = this.#internals;
+    const worker = new Worker(this.#internals);
     let attempts = 0;
     const counted = () => attempts++;
     events.on("job:start", counted);

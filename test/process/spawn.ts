@@ -22,6 +22,8 @@ export interface StartOptions {
   onLine?: (line: string) => void;
   /** Give the child a stdin pipe (see {@link WorkerProcess.closeStdin}); otherwise its stdin is ignored. */
   stdin?: boolean;
+  /** Variables added to the child's environment. */
+  env?: Record<string, string>;
 }
 
 export interface WorkerProcess {
@@ -44,7 +46,10 @@ export interface WorkerProcess {
 export function startWorker(config: Record<string, unknown>, options: StartOptions = {}): WorkerProcess {
   const fixture = options.fixture ?? FIXTURE;
   const args = [...(options.nodeArgs ?? []), "--import", "tsx", fixture, JSON.stringify(config)];
-  const child = spawn(process.execPath, args, { stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    stdio: [options.stdin ? "pipe" : "ignore", "pipe", "pipe"],
+    ...(options.env && { env: { ...process.env, ...options.env } }),
+  });
   // Closing the stdin of a child that already exited fails with EPIPE: nothing is waiting for it then.
   child.stdin?.on("error", () => undefined);
   const lines: string[] = [];
