@@ -120,41 +120,19 @@ export function buildProgram(): Command {
   program.command("retry [ids...]")
     .description("run dead letters (cancelled jobs) again, by id or every one of --name")
     .option("--name <task>", "retry every cancelled job of this task")
-    .action((ids: string[], options: { name?: string }) => action(program, false, async (queue, out) => {
-      if ((options.name !== undefined) === ids.length > 0) throw new CliError("give either job ids or --name, not both (nor neither)");
-      if (options.name !== undefined) {
-        const count = await queue.retry({ name: options.name });
-        return out.json ? out.data({ retried: count }) : out.line(`retried ${count} jobs`);
-      }
-      const jobs = await inState(queue, ids, ["cancelled"], "retry only applies to cancelled jobs");
-      for (const [i, job] of jobs.entries()) {
-        await queue.retry(job.id);
-        if (jobs.length > 20) out.progress(`${i + 1}/${jobs.length}`);
-      }
-      out.done();
-      if (out.json) return out.data(jobs.map((job) => ({ id: job.id, retried: true })));
-      for (const job of jobs) out.line(`retried job ${job.id}`);
-    })());
+    .action((ids: string[], options: { name?: string }) => action(program, false, (queue, out) => eachOrMatching(queue, out, ids, options.name, {
+      done: "retried", states: ["cancelled"], why: "retry only applies to cancelled jobs",
+      one: async (id) => void (await queue.retry(id)), matching: (name) => queue.retry({ name }),
+    }))());
 
   program.command("delete [ids...]")
     .description("delete finished jobs for good, by id or every one of --name (cancelled, or --status completed)")
     .option("--name <task>", "delete the finished jobs of this task")
     .addOption(new Option("--status <status>", "with --name: which finished jobs").choices(["cancelled", "completed"]))
-    .action((ids: string[], options: { name?: string; status?: "cancelled" | "completed" }) => action(program, false, async (queue, out) => {
-      if ((options.name !== undefined) === ids.length > 0) throw new CliError("give either job ids or --name, not both (nor neither)");
-      if (options.name !== undefined) {
-        const count = await queue.delete({ name: options.name, ...(options.status !== undefined && { status: options.status }) });
-        return out.json ? out.data({ deleted: count }) : out.line(`deleted ${count} jobs`);
-      }
-      const jobs = await inState(queue, ids, ["cancelled", "completed"], "only finished jobs can be deleted (cancel it first)");
-      for (const [i, job] of jobs.entries()) {
-        await queue.delete(job.id);
-        if (jobs.length > 20) out.progress(`${i + 1}/${jobs.length}`);
-      }
-      out.done();
-      if (out.json) return out.data(jobs.map((job) => ({ id: job.id, deleted: true })));
-      for (const job of jobs) out.line(`deleted job ${job.id}`);
-    })());
+    .action((ids: string[], options: { name?: string; status?: "cancelled" | "completed" }) => action(program, false, (queue, out) => eachOrMatching(queue, out, ids, options.name, {
+      done: "deleted", states: ["cancelled", "completed"], why: "only finished jobs can be deleted (cancel it first)",
+      one: (id) => queue.delete(id), matching: (name) => queue.delete({ name, ...(options.status !== undefined && { status: options.status }) }),
+    }))());
 
   const toggles = [
     { verb: "pause", doc: "stop starting jobs of task <name> in every process (running ones finish)", done: "paused", already: "was already paused" },
@@ -246,6 +224,34 @@ async function existing(queue: Queue, ids: string[]): Promise<Job[]> {
   const missing = ids.filter((_, i) => jobs[i] === null);
   if (missing.length > 0) throw new CliError(`no job with id ${missing.join(", ")} (nothing was changed)`);
   return jobs as Job[];
+}
+
+/** How `retry` and `delete` apply to ids, or to every job of a task. */
+interface BulkVerb {
+  /** The past tense printed: "retried", "deleted". */
+  done: string;
+  /** The states every given id must be in, and why, if one is not. */
+  states: readonly JobStatus[];
+  why: string;
+  one: (id: string) => Promise<void>;
+  matching: (name: string) => Promise<number>;
+}
+
+/** Applies a verb to the given ids (all checked first: nothing changes if one does not fit) or to every job of `name`. */
+async function eachOrMatching(queue: Queue, out: Output, ids: string[], name: string | undefined, verb: BulkVerb): Promise<void> {
+  if ((name !== undefined) === ids.length > 0) throw new CliError("give either job ids or --name, not both (nor neither)");
+  if (name !== undefined) {
+    const count = await verb.matching(name);
+    return out.json ? out.data({ [verb.done]: count }) : out.line(`${verb.done} ${count} jobs`);
+  }
+  const jobs = await inState(queue, ids, verb.states, verb.why);
+  for (const [i, job] of jobs.entries()) {
+    await verb.one(job.id);
+    if (jobs.length > 20) out.progress(`${i + 1}/${jobs.length}`);
+  }
+  out.done();
+  if (out.json) return out.data(jobs.map((job) => ({ id: job.id, [verb.done]: true })));
+  for (const job of jobs) out.line(`${verb.done} job ${job.id}`);
 }
 
 /** The jobs with these ids, all in one of `states`; otherwise an error naming the others (and nothing is changed). */

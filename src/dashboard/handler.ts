@@ -39,14 +39,18 @@ export interface DashboardOptions {
   basePath?: string;
   /** How often pages refresh their live part, in ms (0: never). Default 3 000. */
   refreshInterval?: number;
-  /** How long `queue.stats()` is reused across viewers and scrapes, in ms. Default 5 000. */
+  /**
+   * How long `queue.stats()` is reused across viewers and scrapes, in ms (at least ten times as long as
+   * counting took; an expired reading is shown while the next is counted). 0: count on every request.
+   * Default 5 000.
+   */
   statsTtl?: number;
   /**
    * Serve `/metrics`, the Prometheus text of the database-wide gauges (jobs by task and status, oldest
    * ready age, running jobs, paused tasks), from the same cached stats. Default true.
    */
   metrics?: boolean;
-  /** Receives errors met while answering (they also become a 500 page). Default: printed to stderr. */
+  /** Receives errors met while answering (they also become a 500 page) or counting in the background. Default: printed to stderr. */
   onError?: (error: Error) => void;
 }
 
@@ -70,9 +74,9 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions): Dashb
     throw new ValidationError("options.token", "must be a string of at least 8 characters");
   }
   const auth = new Auth(options.token);
-  const cache = new StatsCache(queue, options.statsTtl ?? 5_000);
   const refreshMs = options.refreshInterval ?? 3_000;
   const onError = options.onError ?? ((error: Error) => console.error("hewn dashboard:", error));
+  const cache = new StatsCache(queue, options.statsTtl ?? 5_000, onError);
 
   return (req, res, next) => {
     const url = new URL(req.url ?? "/", "http://dashboard");

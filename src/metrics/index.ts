@@ -25,8 +25,10 @@ export interface MetricsOptions {
   registry?: Registry;
   /** Prefix of every metric name. Default `"hewn_"`. */
   prefix?: string;
-  /** How long one `queue.stats()` serves scrapes, in ms. Default 5 000. */
+  /** How long one `queue.stats()` serves scrapes, in ms (as the dashboard's `statsTtl`). Default 5 000. */
   statsTtl?: number;
+  /** Receives errors of background recounts. Default: printed to stderr. */
+  onError?: (error: Error) => void;
 }
 
 /** What {@link registerMetrics} returns. */
@@ -46,7 +48,7 @@ export function registerMetrics(queue: Queue, options: MetricsOptions = {}): Hew
   const registry = options.registry ?? client.register;
   const prefix = options.prefix ?? "hewn_";
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) throw new ValidationError("options.prefix", "must be a valid metric name prefix");
-  const cache = new StatsCache(queue, options.statsTtl ?? 5_000);
+  const cache = new StatsCache(queue, options.statsTtl ?? 5_000, options.onError ?? ((error) => console.error("hewn metrics:", error)));
   const names: string[] = [];
   const registers = [registry];
 

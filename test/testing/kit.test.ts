@@ -114,3 +114,21 @@ test("crash: the worker dies after the side effect; past the lease the job runs 
 
   await assert.rejects(tq.crash("charge"), (error: unknown) => error instanceof ValidationError && /no job of task "charge" is due/.test(error.message));
 });
+
+test("drain leaves what the store holds back: a paused task's jobs, and a rate limit's until the clock moves on", async (t) => {
+  const tq = await open(t);
+  const ran: string[] = [];
+  tq.queue.define("held", () => void ran.push("held"));
+  tq.queue.define<{ n: number }>("limited", (ctx) => void ran.push(`limited-${ctx.job.data.n}`), { rateLimit: { limit: 1, per: 60_000 } });
+  await tq.queue.pause("held");
+  await tq.queue.enqueue("held", {});
+  await tq.queue.enqueue("limited", { n: 1 });
+  await tq.queue.enqueue("limited", { n: 2 });
+
+  assert.deepEqual(await tq.drain(), { attempts: 1 }, "one start per minute, and nothing of a paused task");
+  assert.deepEqual(ran, ["limited-1"]);
+  tq.advance(60_000);
+  await tq.queue.resume("held");
+  assert.deepEqual(await tq.drain(), { attempts: 2 });
+  assert.deepEqual(ran.sort(), ["held", "limited-1", "limited-2"]);
+});
