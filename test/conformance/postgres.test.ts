@@ -14,6 +14,7 @@ import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
 import { waitSuite } from "./wait-suite.js";
 import { afterSuite } from "./after-suite.js";
+import { txSuite } from "./tx-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -27,3 +28,4 @@ describe("postgres: schemas", { skip }, () => schemaSuite(harness));
 describe("postgres: flow control", { skip }, () => flowSuite(harness));
 describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));
 describe("postgres: dependencies", { skip }, () => afterSuite(harness));
+describe("postgres: job-scoped transactions and checkpoints", { skip }, () => txSuite(harness));

@@ -14,6 +14,7 @@ import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
 import { waitSuite } from "./wait-suite.js";
 import { afterSuite } from "./after-suite.js";
+import { txSuite } from "./tx-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -27,3 +28,4 @@ describe("sqlite: schemas", { skip }, () => schemaSuite(harness));
 describe("sqlite: flow control", { skip }, () => flowSuite(harness));
 describe("sqlite: waitFor and dead letters", { skip }, () => waitSuite(harness));
 describe("sqlite: dependencies", { skip }, () => afterSuite(harness));
+describe("sqlite: job-scoped transactions and checkpoints", { skip }, () => txSuite(harness));

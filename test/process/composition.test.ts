@@ -65,3 +65,45 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
     });
   });
 }
+
+const KILLS = 3;
+
+for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
+  const skip = (await harness.skipReason()) ?? false;
+  describe(`${harness.kind}: job-scoped transactions and SIGKILL`, { skip }, () => {
+    test(`SIGKILL inside ctx.transaction before commit ×${KILLS}: another process re-runs each job; each row exists exactly once`, async (t) => {
+      const loc = await harness.fresh();
+      t.after(() => loc.drop());
+      const table = harness.kind === "postgres" ? `"${loc.schema}".tx_effects` : "tx_effects";
+      const queue = await Queue.open(loc.url, loc.queueOptions);
+      t.after(() => queue.close());
+      await loc.exec(`CREATE TABLE ${table} (job_id TEXT NOT NULL)`);
+      const prefix = taskName("tx");
+      const config = { url: loc.url, ...loc.queueOptions, prefix, mode: "tx", timeout: 1_000 };
+      const ids: string[] = [];
+      for (let round = 0; round < KILLS; round++) {
+        const doomed = startWorker(config, { fixture: FIXTURE });
+        t.after(() => doomed.kill());
+        await doomed.line(/^ready$/, "worker ready");
+        const { id } = await queue.enqueue(`${prefix}-tx`, { hang: true });
+        ids.push(id);
+        await doomed.line(new RegExp(`^in-tx ${id}$`), `job ${id} inside its transaction`);
+        assert.equal((await doomed.kill()).signal, "SIGKILL");
+      }
+      const survivor = startWorker(config, { fixture: FIXTURE });
+      t.after(() => survivor.stop());
+      const done = await within(Promise.all(ids.map((id) => queue.waitFor(id))), "every job re-run");
+      const rows = await loc.exec(`SELECT job_id FROM ${table} ORDER BY job_id`);
+      const perJob = new Map<string, number>();
+      for (const row of rows) perJob.set(String(row.job_id), (perJob.get(String(row.job_id)) ?? 0) + 1);
+      t.diagnostic(`${harness.kind}: ${KILLS} SIGKILLs inside the transaction → ${rows.length} rows for ${ids.length} jobs; attempts ${done.map((job) => job.attempts).join("/")}`);
+      assert.deepEqual([...perJob.keys()].sort(), [...ids].sort());
+      assert.ok([...perJob.values()].every((count) => count === 1), "exactly one row per job");
+      for (const job of done) {
+        assert.equal(job.status, "completed");
+        assert.deepEqual(job.result, { wrote: job.id });
+        assert.ok(job.crashes >= 1, "the killed attempt counts as a crash");
+      }
+    });
+  });
+}
