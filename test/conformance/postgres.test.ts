@@ -12,9 +12,6 @@ import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
-import { waitSuite } from "./wait-suite.js";
-import { afterSuite } from "./after-suite.js";
-import { txSuite } from "./tx-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -26,6 +23,3 @@ describe("postgres: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("postgres: admin", { skip }, () => adminSuite(harness));
 describe("postgres: schemas", { skip }, () => schemaSuite(harness));
 describe("postgres: flow control", { skip }, () => flowSuite(harness));
-describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));
-describe("postgres: dependencies", { skip }, () => afterSuite(harness));
-describe("postgres: job-scoped transactions and checkpoints", { skip }, () => txSuite(harness));

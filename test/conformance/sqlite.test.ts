@@ -12,9 +12,6 @@ import { uniqueSuite } from "./unique-suite.js";
 import { adminSuite } from "./admin-suite.js";
 import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
-import { waitSuite } from "./wait-suite.js";
-import { afterSuite } from "./after-suite.js";
-import { txSuite } from "./tx-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -26,6 +23,3 @@ describe("sqlite: unique jobs", { skip }, () => uniqueSuite(harness));
 describe("sqlite: admin", { skip }, () => adminSuite(harness));
 describe("sqlite: schemas", { skip }, () => schemaSuite(harness));
 describe("sqlite: flow control", { skip }, () => flowSuite(harness));
-describe("sqlite: waitFor and dead letters", { skip }, () => waitSuite(harness));
-describe("sqlite: dependencies", { skip }, () => afterSuite(harness));
-describe("sqlite: job-scoped transactions and checkpoints", { skip }, () => txSuite(harness));
