@@ -30,6 +30,9 @@ export {
 } from "./errors.js";
 export type { Job, JobStatus, Json, JsonCompatible, JobAttemptError, EnqueuedJob } from "./job.js";
 export type { OnDuplicate } from "./unique/options.js";
+export type { ScheduleInfo, ScheduleOptions } from "./periodic/schedules.js";
+export type { When, EveryWhen, CronWhen } from "./periodic/when.js";
+export type { CatchUp } from "./periodic/catch-up.js";
 export { JOB_STATUSES } from "./job.js";
 export type { Handler, JobContext, RunningJob, TaskOptions } from "./task.js";
 export type { RateLimit } from "./flow/limits.js";

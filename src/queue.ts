@@ -31,6 +31,8 @@ import {
 } from "./validate.js";
 import type { ErrorContext, ErrorReporter } from "./report.js";
 import type { OnDuplicate } from "./unique/options.js";
+import { Schedules, type ScheduleInfo, type ScheduleOptions } from "./periodic/schedules.js";
+import type { When } from "./periodic/when.js";
 import { Worker } from "./worker/worker.js";
 
 /**
@@ -162,6 +164,7 @@ export class Queue {
   readonly #removeAfter: number | undefined;
   readonly #enqueuer: Enqueuer;
   readonly #admin: Admin;
+  readonly #schedules: Schedules;
   readonly #waiters: Waiters;
   readonly #deadLetters: DeadLetters;
   /** The one clock of the queue's background services. */
@@ -192,6 +195,7 @@ export class Queue {
     this.#admin = new Admin({
       store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason), wake: () => this.#worker?.wake(),
     });
+    this.#schedules = new Schedules({ store, maxPayloadBytes });
     queueInternals.set(this, { store, tasks: this.#tasks, events: this.#events, report, maxPayloadBytes });
   }
 
@@ -337,6 +341,13 @@ export class Queue {
    */
   start(): Promise<void> {
     this.#assertOpen("start");
+    if (this.#starting === undefined) {
+      try {
+        this.#schedules.checkTasks(this.#tasks);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     this.#starting ??= (async () => {
       this.#worker = new Worker({
         store: this.#store, tasks: this.#tasks, events: this.#events, report: this.#report, maxPayloadBytes: this.#maxPayloadBytes,
@@ -433,6 +444,32 @@ export class Queue {
   reschedule(id: string, options: RescheduleOptions): Promise<boolean> {
     this.#assertOpen("reschedule");
     return this.#admin.reschedule(id, options);
+  }
+
+  /**
+   * Declares a periodic job: a job of task `name` for every slot of `when`, `{ every: ms }` (multiples of
+   * `every` since the Unix epoch) or `{ cron, tz }`. Exactly one job per slot however many processes run,
+   * with no leader: every process that declared the schedule and started takes part. Each slot's job is
+   * available at the slot's time and labelled `<key>@<slot ISO time>`. Declaring a key again replaces the
+   * stored schedule for every process (a changed `when` starts over from now). See docs/unique-and-periodic.md.
+   * @throws ValidationError for a bad key, name, `when` or option, or (in a process that runs workers) a
+   *   task this process does not define.
+   */
+  async schedule<Data = Json>(key: string, name: string, when: When, options?: ScheduleOptions<Data & NoInfer<JsonCompatible<Data>>>): Promise<void> {
+    this.#assertOpen("schedule");
+    await this.#schedules.schedule(key, name, when, options, this.#starting === undefined ? undefined : this.#tasks);
+  }
+
+  /** Removes a schedule, for every process. Its jobs already enqueued stay. @returns false if there was none. */
+  unschedule(key: string): Promise<boolean> {
+    this.#assertOpen("unschedule");
+    return this.#schedules.unschedule(key);
+  }
+
+  /** The stored schedules, by key, each with its next slot (`nextAt`, from the store's clock). */
+  schedules(): Promise<ScheduleInfo[]> {
+    this.#assertOpen("schedules");
+    return this.#schedules.list();
   }
 
   /**
@@ -540,6 +577,7 @@ export class Queue {
   #maintenance(deps: ServiceDeps): Service[] {
     return [
       ...(this.#removeAfter !== undefined ? [new Retention(deps, this.#removeAfter)] : []),
+      this.#schedules.service(deps),
     ];
   }
 

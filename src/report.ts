@@ -16,6 +16,7 @@ export type ErrorSource =
   | "listen" // the wake-up listener lost its connection (it reconnects)
   | "release" // handing jobs back (at shutdown, or to let a suspect run alone) failed; their leases will expire instead
   | "retention" // deleting finished jobs failed (it tries again next round)
+  | "schedule" // enqueueing a periodic job's slot failed (it tries again next round)
   | "store" // the store's connection pool reported an error
   | "wait" // waitFor could not read the jobs it waits for (it reads again at its next poll)
   | "listener"; // an event listener threw

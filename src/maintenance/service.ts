@@ -57,6 +57,10 @@ export abstract class PeriodicService implements Service {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #started = false;
+  /** A run is in progress (set synchronously, so a wake() from inside the run sees it). */
+  #inRun = false;
+  /** `wake()` was called during a run: the next run comes at once. */
+  #woken = false;
 
   constructor(deps: ServiceDeps, schedule: Schedule) {
     this.deps = deps;
@@ -76,10 +80,27 @@ export abstract class PeriodicService implements Service {
     await this.#running;
   }
 
-  /** One run. What it throws is reported with the schedule's `source`; the next run comes as planned. */
-  protected abstract run(signal: AbortSignal): Promise<void>;
+  /**
+   * Brings the next run forward to now (its work changed), or right after the run in progress. Does
+   * nothing before `start()` or after `stop()`.
+   */
+  wake(): void {
+    if (!this.#started || this.#stopping.signal.aborted) return;
+    if (this.#inRun) {
+      this.#woken = true;
+      return;
+    }
+    this.#wait(0);
+  }
+
+  /**
+   * One run. What it throws is reported with the schedule's `source`; the next run comes as planned.
+   * A run may return the ms until the next one instead (a service whose work falls due at set times).
+   */
+  protected abstract run(signal: AbortSignal): Promise<void | number>;
 
   #wait(ms: number): void {
+    clearTimeout(this.#timer);
     if (this.#stopping.signal.aborted) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -92,11 +113,18 @@ export abstract class PeriodicService implements Service {
   async #runOnce(): Promise<void> {
     const { clock, report } = this.deps;
     const startedAt = clock.now();
+    let next: void | number = undefined;
+    this.#inRun = true;
     try {
-      await this.run(this.#stopping.signal);
+      next = await this.run(this.#stopping.signal);
     } catch (thrown) {
       report(coerceError(thrown), { source: this.#schedule.source });
+    } finally {
+      this.#inRun = false;
     }
-    this.#wait(Math.max(0, startedAt + this.#schedule.everyMs - clock.now()));
+    const planned = typeof next === "number" ? next : startedAt + this.#schedule.everyMs - clock.now();
+    const woken = this.#woken;
+    this.#woken = false;
+    this.#wait(woken ? 0 : Math.max(0, planned));
   }
 }

@@ -187,6 +187,37 @@ export interface ClaimResult {
   heldBack?: HeldBack[];
 }
 
+/** A periodic job's schedule, as declared (see docs/unique-and-periodic.md). */
+export interface NewSchedule {
+  key: string;
+  /** The task its slots' jobs run. */
+  name: string;
+  /** The canonical JSON of its `when`: equal texts mean equal slots. */
+  spec: string;
+  /** The slots' jobs' data, as JSON text. */
+  data: string;
+  priority: number;
+  /** The catch-up policy, as JSON text. */
+  catchUp: string;
+}
+
+/** A schedule as stored. Times are epoch ms on the store's clock. */
+export interface StoredSchedule extends NewSchedule {
+  /** The latest slot handed out, or when the schedule was declared or its `when` changed. */
+  lastSlot: number;
+}
+
+/** Hands out one slot of a schedule: see {@link Store.scheduleClaimSlot}. */
+export interface SlotClaim {
+  key: string;
+  /** The spec the slot was computed from: the claim fails if the schedule changed meanwhile. */
+  spec: string;
+  /** The slot, epoch ms: the job's availableAt. */
+  slot: number;
+  /** The job's label, unique to (schedule, slot). */
+  label: string;
+}
+
 /** Called with a task name when jobs for it may have become available. */
 export type WakeListener = (name: string) => void;
 
@@ -400,6 +431,27 @@ export interface Store {
    * database), read without changing anything.
    */
   pendingMigrations(): Promise<number[]>;
+
+  /**
+   * Declares a schedule: inserted, or replaced if one with this key exists. A new schedule, or one whose
+   * `spec` changed, starts at the store's now (`lastSlot` = now: no slot before it is due).
+   */
+  scheduleUpsert(params: { schedule: NewSchedule }): Promise<void>;
+
+  /** Removes a schedule. False if there was none. Jobs already enqueued for it stay. */
+  scheduleDelete(params: { key: string }): Promise<boolean>;
+
+  /** The schedules with these keys (all when `keys` is absent), by key, and the store's now (epoch ms). */
+  scheduleList(params: { keys?: string[] }): Promise<{ now: number; schedules: StoredSchedule[] }>;
+
+  /**
+   * Hands out one slot, exactly once across processes: in one transaction, moves the schedule's `lastSlot`
+   * forward to `slot` only if it is still before it and the schedule still has `spec` (a compare-and-set),
+   * and if so inserts the slot's job (the schedule's name, data and priority; availableAt = slot; `label`
+   * as its deduplication key). Returns the job, or null if the slot was handed out already (or the
+   * schedule changed or is gone).
+   */
+  scheduleClaimSlot(params: SlotClaim): Promise<StoredJob | null>;
 
   /** Releases connections the store opened itself (a pool the user passed in stays open). Idempotent. */
   close(): Promise<void>;

@@ -78,3 +78,34 @@ test("a run sees its signal abort when the service stops", async () => {
   await within(probe.stop(), "stop");
   assert.equal(abortedDuringRun, true);
 });
+
+/** Returns the wait before its next run (an hour), and counts runs. */
+class Timed extends PeriodicService {
+  runs = 0;
+  readonly ran = [new Signal(), new Signal(), new Signal()];
+  constructor(deps: ServiceDeps, readonly during?: (run: number) => void) {
+    super(deps, { source: "schedule", firstRunMs: 0, everyMs: 1 });
+  }
+
+  protected async run(): Promise<number> {
+    const run = ++this.runs;
+    this.during?.(run);
+    this.ran[run - 1]?.resolve();
+    return 3_600_000;
+  }
+}
+
+test("a run may set the wait before the next; wake() brings it forward, also from inside a run", async () => {
+  let timed: Timed | undefined;
+  // The first run wakes the service while it runs: the second run follows at once, not in an hour.
+  timed = new Timed(deps([]), (run) => run === 1 && timed?.wake());
+  timed.wake(); // before start: nothing
+  timed.start();
+  await within(timed.ran[1]!.promise, "the run woken during the first");
+  timed.wake();
+  await within(timed.ran[2]!.promise, "the run woken after the second");
+  assert.equal(timed.runs, 3);
+  await timed.stop();
+  timed.wake(); // after stop: nothing
+  assert.equal(timed.runs, 3);
+});

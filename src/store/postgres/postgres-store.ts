@@ -21,11 +21,14 @@ import type {
   ListenParams,
   NewClaimedJob,
   NewJob,
+  NewSchedule,
   ReleaseParams,
   RescheduleParams,
   Store,
   StoreCapabilities,
   StoredJob,
+  StoredSchedule,
+  SlotClaim,
   StoreStats,
 } from "../store.js";
 import { claimWithLimits } from "./flow-claim.js";
@@ -469,6 +472,32 @@ export class PostgresStore implements Store {
     };
   }
 
+  async scheduleUpsert({ schedule }: { schedule: NewSchedule }): Promise<void> {
+    const { key, name, spec, data, priority, catchUp } = schedule;
+    await this.query("scheduleUpsert", this.statements.upsertSchedule, [key, name, spec, data, priority, catchUp]);
+  }
+
+  async scheduleDelete({ key }: { key: string }): Promise<boolean> {
+    return ((await this.query("scheduleDelete", this.statements.deleteSchedule, [key])).rowCount ?? 0) > 0;
+  }
+
+  async scheduleList({ keys }: { keys?: string[] }): Promise<{ now: number; schedules: StoredSchedule[] }> {
+    const rows = await this.rows<{ now: number; key: string | null; name: string; spec: string; data: string; priority: number; catch_up: string; last_slot: number }>(
+      "scheduleList", this.statements.listSchedules, [keys ?? null]);
+    return {
+      now: rows[0]?.now ?? Date.now(),
+      schedules: rows.filter((row) => row.key !== null).map((row) => ({
+        key: row.key as string, name: row.name, spec: row.spec, data: row.data, priority: row.priority, catchUp: row.catch_up,
+        lastSlot: Math.round(row.last_slot),
+      })),
+    };
+  }
+
+  async scheduleClaimSlot({ key, spec, slot, label }: SlotClaim): Promise<StoredJob | null> {
+    const rows = await this.rows<JobRow>("scheduleClaimSlot", this.statements.claimSlot, [key, spec, slot, label, this.channel]);
+    return rows[0] ? toStoredJob(rows[0]) : null;
+  }
+
   async jobGetMany({ ids, awaited = false }: { ids: string[]; awaited?: boolean }): Promise<StoredJob[]> {
     const valid = ids.filter(isId);
     if (valid.length === 0) return [];
@@ -627,7 +656,7 @@ type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number]
  * Listings and counts are not, since their optional filters need a plan made for the actual values.
  */
 const PREPARED = [
-  "insertJob", "insertJobs", "insertUniqueJobs", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
+  "insertJob", "insertJobs", "insertUniqueJobs", "listSchedules", "claimSlot", "insertClaimedJobs", "completeAndClaim", "completeJobs", "failJob", "cancelJob", "extendLeases",
   "releaseJobs", "setProgress", "getJob", "deleteFinished", "msUntilNextAvailable",
   "awaitJobs", "getJobs", "setCheckpoint", "parentsOf",
   "flowCounts", "flowCandidates", "flowClaim", "pauseTask", "resumeTask",
@@ -635,6 +664,7 @@ const PREPARED = [
 const UNPREPARED = [
   "countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs", "listPaused",
   "lockParents", "lockParentsOf", "insertParentLinks", "makeWaiting", "retryJobs", "deleteJobs",
+  "upsertSchedule", "deleteSchedule",
 ] as const;
 
 function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {

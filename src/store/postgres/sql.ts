@@ -792,6 +792,50 @@ export const cancelJobs = (q: string) => `
 export const listen = (channel: string) => `LISTEN ${quoteIdent(channel)}`;
 
 // ---------------------------------------------------------------------------------------------------
+// Schedules (periodic jobs). Slots cross the seam as epoch ms; `to_timestamp($n / 1000)` is the one
+// conversion used for them everywhere, so a slot written and a slot compared are the same value.
+
+/** A new schedule starts now; a changed `when` (spec) starts over from now; otherwise its slots go on. */
+export const upsertSchedule = (q: string) => `
+  INSERT INTO ${q}.schedules AS s (key, name, spec, data, priority, catch_up, last_slot)
+  VALUES ($1, $2, $3, $4::json, $5, $6, now())
+  ON CONFLICT (key) DO UPDATE SET
+    name = EXCLUDED.name, data = EXCLUDED.data, priority = EXCLUDED.priority, catch_up = EXCLUDED.catch_up,
+    last_slot = CASE WHEN s.spec = EXCLUDED.spec THEN s.last_slot ELSE EXCLUDED.last_slot END,
+    spec = EXCLUDED.spec, updated_at = now()`;
+
+export const deleteSchedule = (q: string) => `DELETE FROM ${q}.schedules WHERE key = $1`;
+
+/** The schedules ($1 null: all) and the database's now, which slots are computed from; one row of NULLs for none. */
+export const listSchedules = (q: string) => `
+  SELECT (extract(epoch FROM now()) * 1000)::float8 AS now,
+    s.key, s.name, s.spec, s.data, s.priority, s.catch_up, (extract(epoch FROM s.last_slot) * 1000)::float8 AS last_slot
+  FROM (SELECT 1) AS one
+  LEFT JOIN ${q}.schedules AS s ON ($1::text[] IS NULL OR s.key = ANY ($1::text[]))
+  ORDER BY s.key`;
+
+/**
+ * Hands out one slot (Store.scheduleClaimSlot) in one statement, hence one transaction: the compare-and-set
+ * moves last_slot past the slot only if it is still before it and the spec unchanged. A concurrent claimer
+ * of the same slot waits on the row lock, re-checks the condition on the committed row (READ COMMITTED),
+ * and matches nothing. The job is inserted only from the advanced row, labelled (schedule, slot), and
+ * the unique index guards it a second time. NOTIFY as in insertJob.
+ */
+export const claimSlot = (q: string) => `
+  WITH advanced AS (
+    UPDATE ${q}.schedules SET last_slot = to_timestamp($3::float8 / 1000)
+    WHERE key = $1 AND spec = $2 AND last_slot < to_timestamp($3::float8 / 1000)
+    RETURNING name, data, priority
+  ), inserted AS (
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, unique_key)
+    SELECT name, data, 'enqueued', to_timestamp($3::float8 / 1000), priority, $4, $4 FROM advanced
+    ON CONFLICT (name, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+    RETURNING ${JOB_COLUMNS}
+  )
+  SELECT inserted.*, CASE WHEN available_at <= now() THEN pg_notify($5, name) END AS notified
+  FROM inserted`;
+
+// ---------------------------------------------------------------------------------------------------
 // Composition (migration 6): waiting for jobs, dependencies, dead letters, checkpoints
 
 /**

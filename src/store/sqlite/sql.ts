@@ -550,3 +550,36 @@ SET available_at = CASE WHEN waiting_parents > 0 THEN available_at ELSE @at END,
     available_before_claim = CASE WHEN waiting_parents > 0 THEN @at ELSE available_before_claim END
 WHERE id = @id AND status IN ('enqueued', 'failed')
 RETURNING *`;
+
+// ---- Schedules (periodic jobs) -------------------------------------------------------------------
+
+/** A new schedule starts now; a changed `when` (spec) starts over from now; otherwise its slots go on. */
+export const UPSERT_SCHEDULE = `
+INSERT INTO hewn_schedules (key, name, spec, data, priority, catch_up, last_slot, created_at, updated_at)
+VALUES (@key, @name, @spec, @data, @priority, @catchUp, @now, @now, @now)
+ON CONFLICT (key) DO UPDATE SET
+  name = excluded.name, data = excluded.data, priority = excluded.priority, catch_up = excluded.catch_up,
+  last_slot = CASE WHEN hewn_schedules.spec = excluded.spec THEN hewn_schedules.last_slot ELSE excluded.last_slot END,
+  spec = excluded.spec, updated_at = excluded.updated_at`;
+
+export const DELETE_SCHEDULE = "DELETE FROM hewn_schedules WHERE key = ?";
+
+export const LIST_SCHEDULES = "SELECT * FROM hewn_schedules ORDER BY key";
+
+export const GET_SCHEDULE = "SELECT * FROM hewn_schedules WHERE key = ?";
+
+/**
+ * The compare-and-set of a slot (Store.scheduleClaimSlot): only one claimer of a slot moves `last_slot`
+ * past it; the others match no row. Runs in the same BEGIN IMMEDIATE transaction as INSERT_SLOT_JOB.
+ */
+export const ADVANCE_SCHEDULE = `
+UPDATE hewn_schedules SET last_slot = @slot
+WHERE key = @key AND spec = @spec AND last_slot < @slot
+RETURNING name, data, priority`;
+
+/** The slot's job: available at the slot, labelled (schedule, slot); a second guard through the unique index. */
+export const INSERT_SLOT_JOB = `
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, unique_key)
+VALUES (@name, @data, 'enqueued', @now, @slot, @priority, @label, @label)
+ON CONFLICT (name, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+RETURNING *`;

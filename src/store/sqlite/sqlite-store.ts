@@ -27,11 +27,14 @@ import type {
   ListenParams,
   NewClaimedJob,
   NewJob,
+  NewSchedule,
   ReleaseParams,
   RescheduleParams,
+  SlotClaim,
   Store,
   StoreCapabilities,
   StoredJob,
+  StoredSchedule,
   StoreStats,
 } from "../store.js";
 import { scanDescending } from "../list-order.js";
@@ -59,6 +62,21 @@ type Statement = Database.Statement<unknown[], unknown>;
 
 /** A `hewn_jobs` row as this driver returns it: ids and times are plain numbers. */
 type SqliteJobRow = JobRow & { id: number };
+
+/** A `hewn_schedules` row. */
+interface ScheduleRow {
+  key: string;
+  name: string;
+  spec: string;
+  data: string;
+  priority: number;
+  catch_up: string;
+  last_slot: number;
+}
+
+function toStoredSchedule(row: ScheduleRow): StoredSchedule {
+  return { key: row.key, name: row.name, spec: row.spec, data: row.data, priority: row.priority, catchUp: row.catch_up, lastSlot: row.last_slot };
+}
 
 /** A row an insert stored, or the standing job a duplicate found. */
 type Inserted = { row: SqliteJobRow; duplicate: boolean };
@@ -100,6 +118,8 @@ export class SqliteStore implements Store {
   /** Applies one fenced statement per item; returns the ids it changed. */
   private readonly fencedTx: Database.Transaction<(sqlText: string, params: Array<Record<string, unknown>>) => Set<string>>;
   private readonly insertClaimedTx: Database.Transaction<(items: NewClaimedJob[]) => SqliteJobRow[]>;
+  /** The compare-and-set of a slot and its job's insert, in one write transaction. */
+  private readonly claimSlotTx: Database.Transaction<(claim: SlotClaim) => SqliteJobRow | undefined>;
   /** Completions with their children counted down (see `completed`). */
   private readonly completeTx: Database.Transaction<(items: CompleteItem[]) => Set<string>>;
   /** A cancel with its waiting descendants. */
@@ -177,6 +197,13 @@ export class SqliteStore implements Store {
         if (statement.run({ ...p, now }).changes > 0) applied.add(String(p.id));
       }
       return applied;
+    });
+
+    this.claimSlotTx = this.db.transaction(({ key, spec, slot, label }: SlotClaim) => {
+      const schedule = this.statement(this.db, sql.ADVANCE_SCHEDULE).get({ key, spec, slot }) as
+        { name: string; data: string; priority: number } | undefined;
+      if (schedule === undefined) return undefined;
+      return this.statement(this.db, sql.INSERT_SLOT_JOB).get({ ...schedule, slot, label, now: this.clock() }) as SqliteJobRow | undefined;
     });
 
     this.insertClaimedTx = this.db.transaction((items: NewClaimedJob[]) => {
@@ -427,6 +454,32 @@ export class SqliteStore implements Store {
   /** Other processes cannot reach this one: workers poll (see `capabilities`). */
   listen(_params: ListenParams): Promise<() => Promise<void>> {
     return Promise.resolve(() => Promise.resolve());
+  }
+
+  scheduleUpsert({ schedule }: { schedule: NewSchedule }): Promise<void> {
+    return this.settle("scheduleUpsert", () => {
+      this.statement(this.db, sql.UPSERT_SCHEDULE).run({ ...schedule, now: this.clock() });
+    });
+  }
+
+  scheduleDelete({ key }: { key: string }): Promise<boolean> {
+    return this.settle("scheduleDelete", () => this.statement(this.db, sql.DELETE_SCHEDULE).run(key).changes > 0);
+  }
+
+  scheduleList({ keys }: { keys?: string[] }): Promise<{ now: number; schedules: StoredSchedule[] }> {
+    return this.settle("scheduleList", () => {
+      const rows = (keys === undefined
+        ? this.statement(this.db, sql.LIST_SCHEDULES).all()
+        : [...new Set(keys)].sort().flatMap((key) => this.statement(this.db, sql.GET_SCHEDULE).all(key))) as ScheduleRow[];
+      return { now: this.clock(), schedules: rows.map(toStoredSchedule) };
+    });
+  }
+
+  scheduleClaimSlot({ key, spec, slot, label }: SlotClaim): Promise<StoredJob | null> {
+    return this.settle("scheduleClaimSlot", () => {
+      const row = this.claimSlotTx.immediate({ key, spec, slot, label });
+      return row === undefined ? null : toStoredJob(row);
+    });
   }
 
   jobGetMany({ ids }: { ids: string[]; awaited?: boolean }): Promise<StoredJob[]> {
