@@ -8,7 +8,6 @@ import { storeSuite } from "./store-suite.js";
 import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
-import { adminSuite } from "./admin-suite.js";
 import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
 
@@ -18,6 +17,5 @@ describe("postgres: store", { skip }, () => storeSuite(harness));
 describe("postgres: queue", { skip }, () => queueSuite(harness));
 describe("postgres: validation", { skip }, () => validationSuite(harness));
 describe("postgres: api", { skip }, () => apiSuite(harness));
-describe("postgres: admin", { skip }, () => adminSuite(harness));
 describe("postgres: schemas", { skip }, () => schemaSuite(harness));
 describe("postgres: flow control", { skip }, () => flowSuite(harness));

@@ -21,7 +21,7 @@ import {
 import type { StoreHarness, TestLocation } from "../harness/harness.js";
 import { postgresHarness, databaseUrl } from "../harness/postgres.js";
 import { sqliteHarness } from "../harness/sqlite.js";
-import { Signal, setup, taskName, within } from "../helpers.js";
+import { Signal, newJob, setup, taskName, within } from "../helpers.js";
 
 /** The application's side of one test: an ORM on the test location with an `orders` table. */
 interface App {
@@ -190,6 +190,25 @@ for (const { harness, cases } of STORES) {
       });
     });
   }
+}
+
+for (const { harness } of STORES) {
+  const skip = harness.kind === "postgres" ? ((await postgresHarness.skipReason()) ?? false) : false;
+  test(`${harness.kind}: a job with parents (after) through an ORM's transaction is refused, not stored without them`, { skip }, async (t) => {
+    const loc = await harness.fresh();
+    t.after(() => loc.drop());
+    const store = await loc.openStore();
+    const knex = knexFactory(harness.kind === "postgres"
+      ? { client: "pg", connection: databaseUrl, pool: { min: 0, max: 1 } }
+      : { client: "better-sqlite3", connection: { filename: sqliteFile(loc) }, useNullAsDefault: true });
+    t.after(() => knex.destroy());
+    const name = taskName();
+    const [parent] = await store.jobInsertMany({ jobs: [newJob(name)] });
+    const child = newJob(name, { after: { ids: [parent?.id ?? ""], indexes: [] } });
+    await assert.rejects(knex.transaction((trx) => store.jobInsertMany({ jobs: [child], tx: fromKnex(trx) })),
+      (error: unknown) => error instanceof ValidationError && error.field === "options.after");
+    assert.equal((await store.jobCountByStatus({ name })).enqueued, 1, "only the parent");
+  });
 }
 
 describe("adapters refuse what is not a transaction", () => {

@@ -654,6 +654,8 @@ export class SqliteStore implements Store {
       }
       if (jobs.length === 0) return [];
       rejectLabelledThroughOrm(tx, jobs);
+      // As on PostgreSQL: the JSON statement has no parents, and a dependency silently dropped would run the job early.
+      if (jobs.some((job) => job.after)) throw new ValidationError("options.after", "is not supported inside an ORM transaction yet; pass the better-sqlite3 handle instead");
       const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group })) };
       rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
     } catch (error) {

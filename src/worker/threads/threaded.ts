@@ -44,6 +44,9 @@ export interface ThreadedHandler<Data = Json, Result = unknown> extends Handler<
   close(): Promise<void>;
 }
 
+/** How long `close()` lets a starting thread finish loading before it terminates it. */
+const CLOSE_WAIT_MS = 5_000;
+
 /** One thread and the attempt it runs, if any. */
 interface Thread {
   readonly worker: Worker;
@@ -179,7 +182,14 @@ export function threaded<Data = Json, Result = unknown>(module: string | URL, ex
 
   handler.close = async () => {
     closed = true;
-    await Promise.all([...all].map((thread) => end(thread)));
+    // A thread still loading its modules is let finish first (bounded): terminated mid-load, it can leave
+    // the files it was reading open in the process.
+    await Promise.all([...all].map(async (thread) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([thread.ready.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+      await end(thread);
+    }));
   };
   return handler;
 }
