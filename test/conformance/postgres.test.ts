@@ -9,7 +9,6 @@ import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { schemaSuite } from "./schema-suite.js";
-import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -18,4 +17,3 @@ describe("postgres: queue", { skip }, () => queueSuite(harness));
 describe("postgres: validation", { skip }, () => validationSuite(harness));
 describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: schemas", { skip }, () => schemaSuite(harness));
-describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));

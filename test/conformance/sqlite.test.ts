@@ -9,7 +9,6 @@ import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { schemaSuite } from "./schema-suite.js";
-import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -18,4 +17,3 @@ describe("sqlite: queue", { skip }, () => queueSuite(harness));
 describe("sqlite: validation", { skip }, () => validationSuite(harness));
 describe("sqlite: api", { skip }, () => apiSuite(harness));
 describe("sqlite: schemas", { skip }, () => schemaSuite(harness));
-describe("sqlite: waitFor and dead letters", { skip }, () => waitSuite(harness));
