@@ -9,6 +9,7 @@ import type { Queue } from "../queue.js";
 import { connect, resolveUrl, type GlobalOptions } from "./connect.js";
 import { formatDuration, formatTime } from "../format.js";
 import { createOutput, type Output } from "./output.js";
+import { describeWhen } from "../dashboard/pages/schedules.js";
 import { runDashboard } from "./dashboard.js";
 import { runWorker } from "./work.js";
 
@@ -162,6 +163,18 @@ export function buildProgram(): Command {
       }
       out.line(`${stats.running} running, oldest ready job waiting ${formatDuration(stats.oldestReadyAgeMs)}`);
       if (stats.paused.length > 0) out.line(`paused: ${stats.paused.join(", ")}`);
+    }));
+
+  program.command("schedules")
+    .description("the periodic schedules, with their next slots")
+    .action(action(program, false, async (queue, out) => {
+      const schedules = await queue.schedules();
+      if (out.json) return out.data(schedules);
+      if (schedules.length === 0) return out.line("no schedules");
+      const now = Date.now();
+      out.table(["KEY", "TASK", "WHEN", "NEXT", "IN", "LAST"], schedules.map((s) => [
+        s.key, s.name, describeWhen(s.when), formatTime(s.nextAt), formatDuration(Math.max(0, s.nextAt.getTime() - now)), formatTime(s.lastSlotAt),
+      ]));
     }));
 
   program.command("work <module>")

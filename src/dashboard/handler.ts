@@ -3,7 +3,7 @@
  * Express middleware (mounted with `app.use(path, handler)`, it reads Express's `req.baseUrl`), and in
  * Fastify (through `reply.hijack()` and the raw request and response).
  *
- * Routes (below the mount path): `GET /` overview, `GET /jobs` list, `GET /jobs/:id` detail,
+ * Routes (below the mount path): `GET /` overview, `GET /jobs` list, `GET /jobs/:id` detail, `GET /schedules`,
  * `GET /api/stats` JSON, `GET /metrics` (Prometheus), `GET|POST /login`, `POST /logout`, `POST /jobs/:id/{cancel,run-now,retry,delete}` and
  * `POST /tasks/:name/{pause,resume}` actions,
  * and whatever extra routes (e.g. `/metrics`) are plugged in. GETs never change anything.
@@ -19,6 +19,7 @@ import { html, layout, type PageContext, type Safe } from "./html.js";
 import { jobLive } from "./pages/job.js";
 import { PAGE_SIZE, jobsControls, jobsLive, type JobsQuery } from "./pages/jobs.js";
 import { overviewLive } from "./pages/overview.js";
+import { schedulesLive } from "./pages/schedules.js";
 import { StatsCache } from "./stats-cache.js";
 import { exposition, gaugeFamilies } from "../metrics/gauges.js";
 
@@ -114,6 +115,10 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions): Dashb
         return new Reply(200, page(ctx, "Overview", overviewLive(ctx, stats, cache.samples), partial, { active: "overview" }).text);
       }
       if (path === "/api/stats") return new Reply(200, JSON.stringify(await cache.get()), "application/json");
+      if (path === "/schedules") {
+        const live = schedulesLive(ctx, await queue.schedules(), Date.now());
+        return new Reply(200, page(ctx, "Schedules", live, partial, { active: "schedules" }).text);
+      }
       if (path === "/jobs") return jobsPage(ctx, url, partial);
       const id = /^\/jobs\/([^/]+)$/.exec(path)?.[1];
       if (id !== undefined) {

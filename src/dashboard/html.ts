@@ -51,14 +51,14 @@ export interface PageContext {
 }
 
 /** The page frame: navigation, the live region that refreshes itself, and the script. */
-export function layout(ctx: PageContext, title: string, live: Safe, options: { active: string; nav?: Safe; controls?: Safe } = { active: "" }): Safe {
+export function layout(ctx: PageContext, title: string, live: Safe, options: { active: string; controls?: Safe } = { active: "" }): Safe {
   const nav = (href: string, label: string, key: string) =>
     html`<a href="${ctx.base}${href}" class="${options.active === key ? "active" : ""}">${label}</a>`;
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · hewn</title><link rel="stylesheet" href="${ctx.base}/assets/style.css"></head>
 <body data-refresh="${ctx.refreshMs}">
-<header><a class="brand" href="${ctx.base}/">hewn</a><nav>${nav("/", "Overview", "overview")}${nav("/jobs", "Jobs", "jobs")}${options.nav ?? ""}</nav>
+<header><a class="brand" href="${ctx.base}/">hewn</a><nav>${nav("/", "Overview", "overview")}${nav("/jobs", "Jobs", "jobs")}${nav("/schedules", "Schedules", "schedules")}</nav>
 <span class="mode">${ctx.canAct ? html`actions enabled` : ctx.hasToken ? html`<a href="${ctx.base}/login">sign in for actions</a>` : html`read-only`}</span></header>
 <main>${ctx.notice ? html`<p class="notice" role="status">${ctx.notice}</p>` : ""}<h1>${title}</h1>
 ${options.controls ?? ""}<div id="live">${live}</div></main>

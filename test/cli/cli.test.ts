@@ -12,6 +12,7 @@ import { postgresHarness } from "../harness/postgres.js";
 import type { StoreHarness, TestLocation } from "../harness/harness.js";
 import { taskName, within } from "../helpers.js";
 import { hewn, hewnProcess, type RunResult } from "./binary.js";
+import { Queue } from "../../src/index.js";
 
 /** The flags that point the CLI at a location. */
 function target(loc: TestLocation): string[] {
@@ -108,6 +109,21 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.deepEqual(json(await hewn([...at, "--json", "cancel", "--name", name])), { cancelled: 1 });
       assert.deepEqual(json(await hewn([...at, "--json", "delete", "--name", name])), { deleted: 1 });
       assert.deepEqual(json(await hewn([...at, "--json", "list", "--name", name])), []);
+
+      // Schedules, declared through the API.
+      assert.match((await hewn([...at, "schedules"])).stdout, /no schedules/);
+      const queue = await Queue.open(loc.url, { ...loc.queueOptions, migrate: false });
+      try {
+        await queue.schedule(`${name}-every`, name, { every: 60_000 });
+      } finally {
+        await queue.close();
+      }
+      const scheduleTable = await hewn([...at, "schedules"]);
+      assert.match(scheduleTable.stdout, /^KEY\s+TASK\s+WHEN\s+NEXT\s+IN\s+LAST$/m);
+      assert.match(scheduleTable.stdout, new RegExp(`^${name}-every\\s+${name}\\s+every 1 min\\s`, "m"));
+      const schedules = json<Array<{ key: string; nextAt: string }>>(await hewn([...at, "--json", "schedules"]));
+      assert.equal(schedules[0]?.key, `${name}-every`);
+      assert.ok(Date.parse(schedules[0]?.nextAt ?? "") > Date.now() - 1000);
     });
 
     test("bad input: one clear line, a non-zero exit, and nothing changed", async (t) => {
@@ -169,7 +185,7 @@ test("without --url: $HEWN_DATABASE_URL, else sqlite:./hewn.db in the working di
   assert.ok(fs.existsSync(other));
   const help = await hewn(["--help"]);
   assert.equal(help.code, 0);
-  for (const command of ["migrate", "enqueue", "list", "show", "cancel", "stats", "work", "dashboard"]) assert.match(help.stdout, new RegExp(`\\n  ${command}\\b`));
+  for (const command of ["migrate", "enqueue", "list", "show", "cancel", "retry", "delete", "pause", "resume", "stats", "schedules", "work", "dashboard"]) assert.match(help.stdout, new RegExp(`\\n  ${command}\\b`));
 });
 
 test("dashboard serves the web dashboard until SIGTERM", async (t) => {

@@ -105,6 +105,14 @@ test("the dashboard in Chromium: pages, escaping, live updates, a confirmed acti
   const statuses = await page.locator("table.jobs td .status").allInnerTexts();
   assert.ok(statuses.length > 0 && statuses.every((status) => status === "cancelled"), statuses.join());
 
+  // Schedules, with their next slots.
+  queue.define("nightly-report", () => null);
+  await queue.schedule("nightly-report", "nightly-report", { cron: "0 3 * * *", tz: "Europe/Berlin" });
+  await queue.schedule("email-digest", "send-email", { every: 3_600_000 }, { data: { to: "digest@example.com" } });
+  await page.goto(`${server.url}/schedules`);
+  assert.match(await page.locator("table.schedules").innerText(), /nightly-report[\s\S]*cron 0 3 \* \* \* \(Europe\/Berlin\)/);
+  await page.screenshot({ path: path.join(screenshots, "schedules.png") });
+
   // Hostile data renders as text and runs nothing.
   await page.goto(`${server.url}/jobs/${evil}`);
   const data = await page.locator("pre.data").innerText();

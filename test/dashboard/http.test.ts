@@ -73,6 +73,19 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.ok(stats.tasks.some((task) => task.name === name));
     });
 
+    test("schedules: each with its next slot, escaped", async (t) => {
+      const { queue } = await setup(t, harness);
+      const name = taskName();
+      const url = await serve(t, queue);
+      assert.match(await (await fetch(`${url}/schedules`)).text(), /No schedules/);
+      await queue.schedule(`<b>nightly</b>`, name, { cron: "0 3 * * *", tz: "Europe/Berlin" });
+      await queue.schedule("heartbeat", name, { every: 30_000 });
+      const body = await (await fetch(`${url}/schedules`)).text();
+      assert.ok(body.includes("&#60;b&#62;nightly&#60;/b&#62;") && !body.includes("<b>nightly"), "the key is escaped");
+      assert.match(body, /cron 0 3 \* \* \* \(Europe\/Berlin\)/);
+      assert.match(body, /every 30\.0 s/);
+    });
+
     test("read-only without a token: every action and sign-in is refused, nothing changes", async (t) => {
       const { queue } = await setup(t, harness);
       const job = await queue.enqueue(taskName());
