@@ -94,6 +94,13 @@ export interface EnqueueOptions {
    */
   group?: string;
   /**
+   * Dependencies: the job runs only once every job named here has completed (ids of existing jobs). If
+   * one of them ends cancelled, this job is cancelled too, with a reason naming it. The handler reads
+   * their results with `ctx.parents()`. An unknown id, or a parent already cancelled, is a
+   * `ValidationError` on `after`. See docs/composition.md.
+   */
+  after?: ReadonlyArray<string>;
+  /**
    * Join the caller's open transaction: the `pg` client that ran BEGIN (PostgreSQL; not the pool), or a
    * better-sqlite3 handle on the same file with a transaction open (SQLite). Roll back and the job never
    * existed; workers are woken only after commit. Inside better-sqlite3's synchronous
@@ -120,6 +127,12 @@ export interface EnqueueItem<Data = Json> {
   onDuplicate?: OnDuplicate;
   /** As in {@link EnqueueOptions.group}. */
   group?: string;
+  /**
+   * As in {@link EnqueueOptions.after}, and a number names another item of the same call by its index,
+   * so one call can declare a whole graph (`[{ name: "a" }, { name: "b", after: [0] }]`). Cycles are a
+   * `ValidationError`.
+   */
+  after?: ReadonlyArray<string | number>;
 }
 
 /** Options of {@link Queue.close}. */
@@ -278,7 +291,8 @@ export class Queue {
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ ...given, name, data });
-    if (given.tx === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<unknown>;
+    // A job with parents is stored on its own (never coalesced, never claimed directly): an unknown parent fails only this call.
+    if (given.tx === undefined && job.after === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<unknown>;
     const [stored] = await this.#enqueuer.many([job], given.tx);
     return stored as unknown as EnqueuedJob<unknown>;
   }

@@ -33,6 +33,32 @@ export interface JobContext<Data = Json> {
   extend(ms: number): Promise<void>;
   /** Records progress on the job (any finite number; 0..1 by convention). Rejects with `LeaseLostError` if the lease was lost. */
   progress(value: number): Promise<void>;
+  /**
+   * The jobs this one runs after (enqueued with `after`), in id order, each completed with its `result`.
+   * A parent deleted since (retention's `removeAfter`, `queue.delete`) is missing.
+   */
+  parents<Result = Json>(): Promise<Array<Job<Json, Result>>>;
+  /**
+   * Stores a small JSON state on the job (fenced like every write; at most the queue's `maxPayloadBytes`),
+   * so a later attempt of the same job can resume from it: it reads `ctx.job.checkpoint`. Cleared when the
+   * job completes. Rejects with `LeaseLostError` if the lease was lost.
+   */
+  checkpoint(state: Json): Promise<void>;
+  /**
+   * A job-scoped transaction, for a job whose effects are writes to the queue's own database: `fn`'s writes
+   * and the job's completion commit together or not at all, so they take effect exactly once even if the
+   * process dies midway. `fn`'s return value is the job's result (JSON, as a handler's).
+   * - PostgreSQL: `tx` is a `pg` client (of hewn's pool) inside BEGIN; `fn` may be async. Do not COMMIT or
+   *   ROLLBACK it yourself.
+   * - SQLite: `tx` is the queue's better-sqlite3 handle inside BEGIN IMMEDIATE, and `fn` must be
+   *   synchronous: a returned promise is a `ValidationError` on `fn` and nothing is committed.
+   *
+   * Once it resolves, the job is completed: what the handler returns or throws afterwards is ignored.
+   * A throw inside `fn` rolls back and is rethrown (the attempt fails as any throw does). If the lease was
+   * lost, everything is rolled back and it rejects with `LeaseLostError`. Annotate `tx` with your driver's
+   * type: `ctx.transaction(async (tx: pg.PoolClient) => …)`.
+   */
+  transaction<T, Tx = unknown>(fn: (tx: Tx) => T | Promise<T>): Promise<T>;
 }
 
 /**

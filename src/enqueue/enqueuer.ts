@@ -17,6 +17,7 @@ import {
 } from "../validate.js";
 import { checkGroup } from "../flow/limits.js";
 import { checkUniqueOptions } from "../unique/options.js";
+import { checkAfter, checkNoCycle } from "../flow/after.js";
 import { Coalescer } from "./coalescer.js";
 import type { DirectClaim, DirectClaimSource } from "./direct-claim.js";
 
@@ -30,6 +31,7 @@ export interface JobInput {
   isolation?: unknown;
   onDuplicate?: unknown;
   group?: unknown;
+  after?: unknown;
 }
 
 export interface EnqueuerDeps {
@@ -41,7 +43,7 @@ export interface EnqueuerDeps {
   readonly onCommitted: () => void;
 }
 
-export const ITEM_KEYS = ["name", "data", "delay", "priority", "label", "isolation", "onDuplicate", "group"] as const;
+export const ITEM_KEYS = ["name", "data", "delay", "priority", "label", "isolation", "onDuplicate", "group", "after"] as const;
 
 export class Enqueuer {
   readonly #deps: EnqueuerDeps;
@@ -60,8 +62,11 @@ export class Enqueuer {
     this.#direct = source;
   }
 
-  /** Checks one job's input. `prefix` names it in errors (`items[3].`). Throws `ValidationError`. */
-  check(item: JobInput, prefix = ""): NewJob {
+  /**
+   * Checks one job's input. `prefix` names it in errors (`items[3].`); `batch` is its place in an
+   * `enqueueMany` call, where `after` may name other items by index. Throws `ValidationError`.
+   */
+  check(item: JobInput, prefix = "", batch?: { size: number; self: number }): NewJob {
     const name = checkName(item.name, `${prefix}name`);
     const data = serializeJson(item.data === undefined ? {} : item.data, `${prefix}data`, this.#deps.maxPayloadBytes);
     // A delay in the past means now: `delay: at - Date.now()` computed a moment late must not fail.
@@ -69,18 +74,21 @@ export class Enqueuer {
     const priority = item.priority === undefined ? 0 : checkInteger(item.priority, `${prefix}priority`, -1_000_000, 1_000_000);
     const { label, isolationMs, replace } = checkUniqueOptions(item, prefix);
     const group = item.group === undefined ? null : checkGroup(item.group, `${prefix}group`);
-    return { name, data, delayMs, priority, label, group, ...(label !== null && { isolationMs, replace }) };
+    const after = item.after === undefined ? undefined : checkAfter(item.after, `${prefix}after`, batch);
+    return { name, data, delayMs, priority, label, group, ...(label !== null && { isolationMs, replace }), ...(after && { after }) };
   }
 
   /** Checks a list of items (each a plain object with known keys). */
   checkMany(items: unknown): NewJob[] {
     if (!Array.isArray(items)) throw new ValidationError("items", `must be an array, got ${describe(items)}`);
-    return items.map((item: unknown, index) => {
+    const jobs = items.map((item: unknown, index) => {
       const field = `items[${index}]`;
       const checked = checkOptionsObject(item as JobInput | undefined, field);
       checkKnownKeys(checked, ITEM_KEYS, field);
-      return this.check(checked, `${field}.`);
+      return this.check(checked, `${field}.`, { size: items.length, self: index });
     });
+    checkNoCycle(jobs);
+    return jobs;
   }
 
   /**

@@ -9,6 +9,7 @@ import { LeaseLostError, ValidationError, coerceError } from "../errors.js";
 import type { QueueInternals } from "../internals.js";
 import type { Job } from "../job.js";
 import type { JobContext } from "../task.js";
+import { composeContext } from "../worker/compose-context.js";
 
 /** What the attempt that "died" did before it died. */
 export type CrashedAttempt =
@@ -35,6 +36,11 @@ export async function runAndDie(internals: QueueInternals, name: string): Promis
     progress: async (value) => {
       if (!(await store.jobSetProgress({ id, attempt, progress: value }))) throw lost();
     },
+    // parents, checkpoint and transaction as a worker's (a transaction commits: the death comes after it).
+    ...composeContext({
+      lease: { id, attempt, leaseMs: task.timeout }, signal: controller.signal, live: true,
+      loseLease: (error) => controller.abort(error), committed: () => undefined,
+    }, () => undefined, internals),
   };
   try {
     if (dataError !== undefined) throw new Error(`payload could not be decoded: ${dataError}`);

@@ -29,6 +29,8 @@ import type { HandlerOutcome, Outcomes } from "./outcome.js";
 /** What every attempt of a worker shares; built once per worker. */
 export interface AttemptDeps {
   readonly store: Store;
+  /** Largest checkpoint and transaction result accepted, in bytes of JSON. */
+  readonly maxPayloadBytes: number;
   readonly heartbeat: Heartbeat;
   readonly outcomes: Outcomes;
   readonly events: TypedEmitter<QueueEvents>;
@@ -40,7 +42,8 @@ export interface AttemptDeps {
   readonly onHandlerDone: (attempt: Attempt, handlerMs: number | undefined) => void;
 }
 
-type AttemptState = "live" | "done" | "lost" | "released" | "cancelled";
+/** `committed`: `ctx.transaction` wrote the completion; nothing else may be written for this attempt. */
+type AttemptState = "live" | "done" | "lost" | "released" | "cancelled" | "committed";
 
 /** After `lifetime` aborted its signal, how long a handler gets to settle before it is abandoned. */
 const ABANDON_AFTER_MS = 1000;
@@ -52,6 +55,8 @@ export class Attempt {
   readonly #deps: AttemptDeps;
   readonly #controller = new AbortController();
   #state: AttemptState = "live";
+  /** What `ctx.transaction` committed, announced once the handler returns. */
+  #committed: { job: StoredJob; result: unknown } | undefined;
   #started = false;
   #slotFreed = false;
 
@@ -108,7 +113,18 @@ export class Attempt {
     this.#end("cancelled", error);
   }
 
-  #end(state: Exclude<AttemptState, "live" | "done">, reason: Error): boolean {
+  /**
+   * `ctx.transaction` committed the completion: the attempt is over for the store (no more renewals, no
+   * other outcome); its handler runs on undisturbed, and `job:complete` follows when it returns.
+   */
+  committed(job: StoredJob, result: unknown): void {
+    if (this.#state !== "live") return;
+    this.#state = "committed";
+    this.#committed = { job, result };
+    this.#deps.heartbeat.untrack(this.lease);
+  }
+
+  #end(state: Exclude<AttemptState, "live" | "done" | "committed">, reason: Error): boolean {
     if (this.#state !== "live") return false;
     this.#state = state;
     this.#deps.heartbeat.untrack(this.lease);
@@ -139,6 +155,8 @@ export class Attempt {
       const handlerStartedAt = performance.now();
       const outcome = await this.#runHandler(data.value);
       this.#freeSlot(performance.now() - handlerStartedAt);
+      // Completed by ctx.transaction: already written; what the handler did afterwards does not count.
+      if (this.#committed) return events.emit("job:complete", { ...this.#committed, durationMs: performance.now() - startedAt });
       // Lost, released or cancelled meanwhile: already dealt with, and no outcome of ours may be written.
       if (!this.live) return;
       await outcomes.handlerEnded(this, outcome, performance.now() - startedAt);

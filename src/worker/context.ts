@@ -9,6 +9,7 @@ import { LeaseLostError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import type { JobContext, RunningJob } from "../task.js";
 import { checkDuration } from "../validate.js";
+import { composeContext, type ComposeHost } from "./compose-context.js";
 import type { Heartbeat, Lease } from "./heartbeat.js";
 
 /** The attempt as its context sees it. */
@@ -22,7 +23,9 @@ export interface ContextHost {
 }
 
 /** The context of the attempt `host` running `job` (its payload decoded and validated). */
-export function createContext(host: ContextHost, job: RunningJob<unknown>, deps: { store: Store; heartbeat: Heartbeat }): JobContext<unknown> {
+export function createContext(
+  host: ComposeHost, job: RunningJob<unknown>, deps: { store: Store; heartbeat: Heartbeat; maxPayloadBytes: number },
+): JobContext<unknown> {
   const { id, attempt } = host.lease;
   const ensureLive = () => {
     if (host.live) return;
@@ -46,5 +49,6 @@ export function createContext(host: ContextHost, job: RunningJob<unknown>, deps:
         ensureLive();
       }
     },
+    ...composeContext(host, ensureLive, deps),
   };
 }

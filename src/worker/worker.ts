@@ -57,6 +57,7 @@ export class Worker implements DirectClaimSource {
     const completer = new Completer(store);
     this.#attemptDeps = {
       store,
+      maxPayloadBytes,
       heartbeat: this.#heartbeat,
       outcomes: new Outcomes({ store, completer, heartbeat: this.#heartbeat, events, report, maxPayloadBytes }),
       events,

@@ -10,7 +10,6 @@ import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
-import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -20,4 +19,3 @@ describe("postgres: validation", { skip }, () => validationSuite(harness));
 describe("postgres: api", { skip }, () => apiSuite(harness));
 describe("postgres: schemas", { skip }, () => schemaSuite(harness));
 describe("postgres: flow control", { skip }, () => flowSuite(harness));
-describe("postgres: waitFor and dead letters", { skip }, () => waitSuite(harness));

@@ -10,7 +10,6 @@ import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
 import { schemaSuite } from "./schema-suite.js";
 import { flowSuite } from "./flow-suite.js";
-import { waitSuite } from "./wait-suite.js";
 
 const skip = (await harness.skipReason()) ?? false;
 
@@ -20,4 +19,3 @@ describe("sqlite: validation", { skip }, () => validationSuite(harness));
 describe("sqlite: api", { skip }, () => apiSuite(harness));
 describe("sqlite: schemas", { skip }, () => schemaSuite(harness));
 describe("sqlite: flow control", { skip }, () => flowSuite(harness));
-describe("sqlite: waitFor and dead letters", { skip }, () => waitSuite(harness));

@@ -182,6 +182,9 @@ export class PostgresStore implements Store {
       if (count > 0) waiting.set(child, count);
     });
     await this.query("jobInsertMany", this.statements.insertParentLinks, [children, parents], client);
+    // Parents new in this insert are flagged too (no one else can see them yet, so no race to lock out).
+    const fresh = [...new Set(jobs.flatMap((job) => job.after?.indexes.map((i) => inserted[i]?.id ?? "") ?? []))].filter(isId);
+    if (fresh.length > 0) await this.query("jobInsertMany", this.statements.lockParents, [fresh], client);
     if (waiting.size === 0) return inserted;
     const rows = await this.rows<JobRow>("jobInsertMany", this.statements.makeWaiting,
       [[...waiting.keys()], [...waiting.values()], new Date(WAITING_FOR_PARENTS_AT)], client);

@@ -1,0 +1,127 @@
+/**
+ * Dependencies (`after`), on every store: a job runs only once all its parents completed, reads their
+ * results with `ctx.parents()`, and is cancelled (with its own descendants) when a parent is cancelled.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import type { StoreHarness } from "../harness/harness.js";
+import { JobCancelledError, ValidationError, type Job } from "../../src/index.js";
+import { WAITING_FOR_PARENTS_AT } from "../../src/job.js";
+import { Signal, setup, taskName, within } from "../helpers.js";
+
+export function afterSuite(harness: StoreHarness): void {
+  test("a job after another waits (enqueued, never available by itself), then runs with its parents' results", async (t) => {
+    const { queue } = await setup(t, harness);
+    const parentName = taskName("parent");
+    const childName = taskName("child");
+    const gate = new Signal();
+    queue.define(parentName, async () => {
+      await gate.promise;
+      return { made: 42 };
+    });
+    queue.define(childName, async (ctx) => (await ctx.parents()).map((parent) => [parent.id, parent.status, parent.result]));
+    const parent = await queue.enqueue(parentName);
+    const child = await queue.enqueue(childName, {}, { after: [parent.id] });
+    assert.equal(child.status, "enqueued");
+    assert.equal(child.availableAt.getTime(), WAITING_FOR_PARENTS_AT);
+    await queue.start();
+    const parentDone = queue.waitFor(parent.id);
+    assert.equal((await queue.get(child.id))?.startedAt, null, "the child did not start while its parent ran");
+    gate.resolve();
+    await within(parentDone, "the parent");
+    const done = await within(queue.waitFor(child.id), "the child");
+    assert.deepEqual(done.result, [[parent.id, "completed", { made: 42 }]]);
+    assert.ok(done.startedAt && (await queue.get(parent.id))!.finishedAt! <= done.startedAt);
+    // After a parent that has already completed: available at once.
+    const late = await queue.enqueue(childName, {}, { after: [parent.id] });
+    assert.notEqual(late.availableAt.getTime(), WAITING_FOR_PARENTS_AT);
+    await within(queue.waitFor(late.id), "a child of a completed parent");
+  });
+
+  test("enqueueMany declares a graph by index; the join runs once, after every branch", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const order: string[] = [];
+    queue.define<{ step: string }>(name, async (ctx) => {
+      order.push(ctx.job.data.step);
+      return { step: ctx.job.data.step, parents: (await ctx.parents()).map((parent) => (parent.result as { step: string }).step) };
+    }, { workers: 4 });
+    const jobs = await queue.enqueueMany([
+      { name, data: { step: "root" } },
+      { name, data: { step: "left" }, after: [0] },
+      { name, data: { step: "right" }, after: [0] },
+      { name, data: { step: "join" }, after: [1, 2, 1] },
+    ]);
+    await queue.start();
+    const join = await within(queue.waitFor(jobs[3]!.id), "the join");
+    assert.deepEqual((join.result as { parents: string[] }).parents.sort(), ["left", "right"]);
+    assert.equal(order[0], "root");
+    assert.equal(order[3], "join");
+    assert.equal(order.length, 4);
+  });
+
+  test("a cancelled parent cancels exactly its descendants, each with a reason naming its parent", async (t) => {
+    const { queue, another } = await setup(t, harness);
+    const name = taskName();
+    const other = taskName("other");
+    // a → b → c, a → d, and e after both d and x; x and y are not descendants of a.
+    const [a, b, c, d, x, e, y] = await queue.enqueueMany([
+      { name }, { name, after: [0] }, { name, after: [1] }, { name, after: [0] }, { name: other }, { name, after: [3, 4] }, { name, after: [4] },
+    ]);
+    const waitingOnC = queue.waitFor(c!.id);
+    const operator = await another();
+    assert.equal(await operator.cancel(a!.id, "changed my mind"), true);
+    await assert.rejects(within(waitingOnC, "the grandchild's cancel"), (error: unknown) => {
+      assert.ok(error instanceof JobCancelledError);
+      assert.equal(error.reason, `parent job ${b!.id} was cancelled`);
+      return true;
+    });
+    const reasons = new Map((await queue.list({ status: "cancelled", limit: 100 })).map((job: Job) => [job.id, job.reason]));
+    assert.deepEqual(reasons, new Map([
+      [a!.id, "changed my mind"],
+      [b!.id, `parent job ${a!.id} was cancelled`],
+      [c!.id, `parent job ${b!.id} was cancelled`],
+      [d!.id, `parent job ${a!.id} was cancelled`],
+      [e!.id, `parent job ${d!.id} was cancelled`],
+    ]));
+    assert.equal((await queue.get(x!.id))?.status, "enqueued");
+    assert.equal((await queue.get(y!.id))?.status, "enqueued");
+    // A handler's own cancel (JobError without retry) reaches the children the same way.
+    queue.define(other, () => {
+      throw new Error("no");
+    }, { maxAttempts: 1 });
+    await queue.start();
+    await assert.rejects(within(queue.waitFor(y!.id), "y"), { name: "JobCancelledError", reason: `parent job ${x!.id} was cancelled` });
+  });
+
+  test("after: unknown or cancelled parents, cycles and bad indexes are ValidationErrors; nothing is stored", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const isField = (field: string) => (error: unknown) => error instanceof ValidationError && error.field === field;
+    await assert.rejects(queue.enqueue(name, {}, { after: ["987654321"] }), isField("after"));
+    await assert.rejects(queue.enqueue(name, {}, { after: ["nope"] }), isField("after"));
+    await assert.rejects(async () => queue.enqueue(name, {}, { after: "1" as never }), isField("after"));
+    const dead = await queue.enqueue(name);
+    await queue.cancel(dead.id, "gone");
+    await assert.rejects(queue.enqueue(name, {}, { after: [dead.id] }), isField("after"));
+    await assert.rejects(async () => queue.enqueueMany([{ name, after: [1] }, { name, after: [2] }, { name, after: [0] }]), isField("items[2].after"));
+    await assert.rejects(async () => queue.enqueueMany([{ name, after: [0] }]), isField("items[0].after[0]"));
+    await assert.rejects(async () => queue.enqueueMany([{ name, after: [5] }]), isField("items[0].after[0]"));
+    await assert.rejects(queue.enqueueMany([{ name }, { name, after: [0, "987654321"] }]), isField("after"));
+    assert.equal((await queue.count(name)).enqueued, 0);
+  });
+
+  test("a retried dead letter waits again for parents that have not completed", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const [parent, child] = await queue.enqueueMany([{ name }, { name, after: [0] }]);
+    await queue.cancel(parent!.id, "oops");
+    assert.equal((await queue.get(child!.id))?.status, "cancelled");
+    const retriedChild = await queue.retry(child!.id);
+    assert.equal(retriedChild.availableAt.getTime(), WAITING_FOR_PARENTS_AT, "its parent is still cancelled");
+    await queue.retry(parent!.id);
+    queue.define(name, (ctx) => ctx.job.id);
+    await queue.start();
+    assert.equal((await within(queue.waitFor(child!.id), "the child")).result, child!.id);
+  });
+}
