@@ -12,7 +12,12 @@ export const sendReceipt = task("shop-send-receipt", z.object({ orderId: z.numbe
 export const ship = task("shop-ship", z.object({ orderId: z.number().int(), receiptJobId: z.string() }))
   .returns<{ shipped: number; receiptSentTo: string }>();
 
+/** A periodic job: the worker schedules it (see worker.ts); one job per slot however many workers run. */
+export const salesReport = task("shop-sales-report").returns<{ at: string }>();
+
 export function defineTasks(queue: Queue): void {
+  queue.define(salesReport, (ctx) => ({ at: ctx.job.createdAt.toISOString() }));
+
   queue.define(sendReceipt, async (ctx) => {
     // … send the e-mail here (pass ctx.job.id as the provider's idempotency key)
     return { sentTo: ctx.job.data.email };

@@ -1,7 +1,8 @@
 /**
  * Smoke test of examples/shop: its worker runs as a child process, its web service in this process, on
  * a fresh PostgreSQL schema. An order commits with its jobs, which the worker runs (the shipment after
- * waiting for the receipt); an invalid order rolls back with none; the dashboard answers at /admin.
+ * waiting for the receipt); an invalid order rolls back with none; the periodic report runs; the
+ * dashboard answers at /admin.
  */
 import "../leak-check.js";
 import { describe, test } from "node:test";
@@ -11,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { createShop } from "../../examples/shop/server.js";
 import { postgresHarness, databaseUrl } from "../harness/postgres.js";
 import { startWorker } from "../process/spawn.js";
+import { until } from "../helpers.js";
 
 const skip = (await postgresHarness.skipReason()) ?? false;
 
@@ -28,7 +30,7 @@ describe("examples/shop", { skip }, () => {
 
     const worker = startWorker({}, {
       fixture: fileURLToPath(new URL("../../examples/shop/worker.ts", import.meta.url)),
-      env: { DATABASE_URL: databaseUrl, HEWN_SCHEMA: schema },
+      env: { DATABASE_URL: databaseUrl, HEWN_SCHEMA: schema, REPORT_EVERY_MS: "500" },
     });
     t.after(() => worker.kill());
     await worker.line(/worker ready/, "the worker to start");
@@ -48,7 +50,10 @@ describe("examples/shop", { skip }, () => {
     assert.equal(refused.status, 400);
     assert.match(((await refused.json()) as { error: string }).error, /data\.email/);
     assert.deepEqual(await loc.exec(`SELECT count(*)::int AS n FROM "${schema}".orders`), [{ n: 1 }]);
-    assert.equal((await shop.queue.count()).enqueued, 0);
+    assert.equal((await shop.queue.count("shop-send-receipt")).enqueued + (await shop.queue.count("shop-ship")).enqueued, 0);
+
+    // The periodic report, scheduled by the worker, runs in its slots.
+    await until(async () => (await shop.queue.count("shop-sales-report")).completed >= 1, "a periodic report to run");
 
     const admin = await fetch(`${base}/admin/`);
     assert.equal(admin.status, 200);
