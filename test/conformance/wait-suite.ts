@@ -40,10 +40,8 @@ export function waitSuite(harness: StoreHarness): void {
     const { queue, another } = await setup(t, harness);
     const name = taskName();
     const job = await queue.enqueue(name);
-    const waiting = queue.waitFor(job.id);
-    const operator = await another();
-    assert.equal(await operator.cancel(job.id, "not needed"), true);
-    await assert.rejects(within(waiting, "the cancel"), (error: unknown) => {
+    // The assertion holds the waiter's rejection from the start: it may reject while the cancel is awaited.
+    const rejected = assert.rejects(within(queue.waitFor(job.id), "the cancel"), (error: unknown) => {
       assert.ok(error instanceof JobCancelledError);
       assert.equal(error.code, "cancelled");
       assert.equal(error.reason, "not needed");
@@ -51,6 +49,9 @@ export function waitSuite(harness: StoreHarness): void {
       assert.equal(error.job?.status, "cancelled");
       return true;
     });
+    const operator = await another();
+    assert.equal(await operator.cancel(job.id, "not needed"), true);
+    await rejected;
     // A handler's JobError without retry, in this process.
     queue.define(name + "-x", () => {
       throw new JobError("bad input", { retry: false });

@@ -89,13 +89,20 @@ export function threaded<Data = Json, Result = unknown>(module: string | URL, ex
   const all = new Set<Thread>();
   const waiting: Array<(thread: Thread) => void> = [];
   let closed = false;
+  // Terminations begun outside close() (idle threads, threads that ignored their signal): close() awaits
+  // them too, so no thread (and its message port) outlives the handler.
+  const ending = new Set<Promise<number>>();
 
   const end = (thread: Thread): Promise<number> => {
     clearTimeout(thread.idleTimer);
     all.delete(thread);
     const at = idle.indexOf(thread);
     if (at >= 0) idle.splice(at, 1);
-    return thread.worker.terminate();
+    const terminated = thread.worker.terminate();
+    ending.add(terminated);
+    const forget = () => void ending.delete(terminated);
+    terminated.then(forget, forget);
+    return terminated;
   };
 
   const spawn = (): Thread => {
@@ -190,6 +197,7 @@ export function threaded<Data = Json, Result = unknown>(module: string | URL, ex
       clearTimeout(timer);
       await end(thread);
     }));
+    await Promise.allSettled([...ending]);
   };
   return handler;
 }
