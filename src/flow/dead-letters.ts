@@ -49,7 +49,7 @@ export class DeadLetters {
   /** Sends one cancelled job back. Throws `JobNotFoundError` or `JobStateError` (not cancelled). */
   async retryOne<Data = Json, Result = Json>(id: string): Promise<Job<Data, Result>> {
     const [row] = await this.#deps.store.jobRetry({ ids: [id] });
-    if (!row) throw await this.#refusal(id, "cancelled", "only cancelled jobs (dead letters) can be retried");
+    if (!row) throw await this.#refusal(id, "cancelled", "only cancelled jobs (dead letters) can be retried, and only while no live job of the same task holds their label");
     this.#deps.onRetried();
     const { dataError: _unused, ...job } = row;
     return job as Job<Data, Result>;

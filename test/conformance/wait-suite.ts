@@ -158,6 +158,27 @@ export function waitSuite(harness: StoreHarness): void {
     assert.equal((await queue.count(other)).cancelled, 0);
   });
 
+  test("retry gives a labelled dead letter its label back, never making two live jobs of one label", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const first = await queue.enqueue(name, {}, { label: "nightly" });
+    await queue.cancel(first.id, "dead");
+    const second = await queue.enqueue(name, {}, { label: "nightly" });
+    assert.equal(second.duplicate, false, "a cancelled job does not stand");
+    // While the second job stands, the first cannot come back: it would be a second live "nightly".
+    await assert.rejects(queue.retry(first.id), (error: unknown) => error instanceof JobStateError && /label/.test(error.message));
+    assert.equal(await queue.retry({ name }), 0);
+    assert.equal((await queue.get(first.id))?.status, "cancelled");
+    // Both dead: a retry by filter sends back one of them (the oldest), which holds the label again.
+    await queue.cancel(second.id, "dead too");
+    assert.equal(await queue.retry({ name }), 1);
+    assert.equal((await queue.get(first.id))?.status, "enqueued");
+    assert.equal((await queue.get(second.id))?.status, "cancelled");
+    const third = await queue.enqueue(name, {}, { label: "nightly" });
+    assert.equal(third.duplicate, true);
+    assert.equal(third.id, first.id);
+  });
+
   test("a retried dead letter is seen by an idle worker of this process at once", async (t) => {
     const { queue } = await setup(t, harness);
     const name = taskName();

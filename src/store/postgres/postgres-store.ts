@@ -514,6 +514,7 @@ export class PostgresStore implements Store {
     if (valid.length === 0) return [];
     return this.inTransaction(async (client) => {
       await this.query("jobRetry", this.statements.lockParentsOf, [valid], client);
+      await this.query("jobRetry", this.statements.freeUniqueKeysForRetry, [valid], client);
       const rows = await this.rows<JobRow>("jobRetry", this.statements.retryJobs, [valid, new Date(WAITING_FOR_PARENTS_AT), this.channel], client);
       return rows.map(toStoredJob);
     });
@@ -663,7 +664,7 @@ const PREPARED = [
 ] as const;
 const UNPREPARED = [
   "countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs", "listPaused",
-  "lockParents", "lockParentsOf", "insertParentLinks", "makeWaiting", "retryJobs", "deleteJobs",
+  "lockParents", "lockParentsOf", "insertParentLinks", "makeWaiting", "freeUniqueKeysForRetry", "retryJobs", "deleteJobs",
   "upsertSchedule", "deleteSchedule",
 ] as const;
 

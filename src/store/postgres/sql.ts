@@ -973,6 +973,23 @@ export const makeWaiting = (q: string) => `
  * on dequeued). finishedAt is cleared so retention leaves them alone; parents that have not completed
  * make the job wait again ($2: the waiting time). Workers are woken ($3).
  */
+/**
+ * Before retryJobs, in its transaction: a labelled dead letter goes back in line holding its label again,
+ * so the key's holder gives it up if it no longer stands (cancelled, or completed before its own isolation
+ * window ended). A standing holder keeps it and retryJobs leaves the dead letter cancelled: retrying never
+ * makes two live jobs of one name and label. (A statement of its own: in one statement with the retry, the
+ * unique index could meet the holder's old row.)
+ */
+export const freeUniqueKeysForRetry = (q: string) => `
+  UPDATE ${q}.jobs AS h SET unique_key = NULL
+  FROM ${q}.jobs AS r
+  WHERE r.id = ANY ($1::bigint[]) AND r.status = 'cancelled' AND r.label IS NOT NULL
+    AND h.name = r.name AND h.unique_key = r.label AND h.id <> r.id
+    AND (h.status = 'cancelled' OR (h.status = 'completed' AND h.finished_at <= now() - h.isolation_ms * interval '1 millisecond'))`;
+
+/**
+ * Dead letters back in line; of several of one name and label in the batch, the oldest.
+ */
 export const retryJobs = (q: string) => `
   WITH unfinished AS (
     SELECT p.child_id, count(*)::int AS n
@@ -983,9 +1000,14 @@ export const retryJobs = (q: string) => `
     UPDATE ${q}.jobs AS t
     SET status = 'enqueued', crashes = 0, finished_at = NULL, available_before_claim = now(),
         waiting_parents = coalesce(u.n, 0),
-        available_at = CASE WHEN coalesce(u.n, 0) > 0 THEN $2::timestamptz ELSE now() END
+        available_at = CASE WHEN coalesce(u.n, 0) > 0 THEN $2::timestamptz ELSE now() END,
+        unique_key = t.label
     FROM unnest($1::bigint[]) AS ids(id) LEFT JOIN unfinished AS u ON u.child_id = ids.id
     WHERE t.id = ids.id AND t.status = 'cancelled'
+      AND (t.label IS NULL OR (
+        NOT EXISTS (SELECT 1 FROM ${q}.jobs AS o WHERE o.name = t.name AND o.unique_key = t.label AND o.id <> t.id)
+        AND NOT EXISTS (SELECT 1 FROM ${q}.jobs AS b WHERE b.id = ANY ($1::bigint[]) AND b.id < t.id
+          AND b.status = 'cancelled' AND b.name = t.name AND b.label = t.label)))
     RETURNING ${T_JOB_COLUMNS}, t.waiting_parents
   )
   SELECT retried.*,

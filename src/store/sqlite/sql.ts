@@ -459,9 +459,24 @@ export const RETRY_JOB = `
 UPDATE hewn_jobs
 SET status = 'enqueued', crashes = 0, finished_at = NULL, available_before_claim = @now,
     waiting_parents = ${UNFINISHED_PARENTS},
-    available_at = CASE WHEN ${UNFINISHED_PARENTS} > 0 THEN @waitingAt ELSE @now END
+    available_at = CASE WHEN ${UNFINISHED_PARENTS} > 0 THEN @waitingAt ELSE @now END,
+    unique_key = label
 WHERE id = @id AND status = 'cancelled'
+  AND (label IS NULL OR NOT EXISTS (
+    SELECT 1 FROM hewn_jobs AS other WHERE other.name = hewn_jobs.name AND other.unique_key = hewn_jobs.label AND other.id <> hewn_jobs.id))
 RETURNING *`;
+
+/**
+ * Before RETRY_JOB: a labelled dead letter goes back in line holding its label again, so the holder of
+ * that key gives it up if it no longer stands (cancelled, or completed before its own isolation window
+ * ended). A holder that stands keeps it, and RETRY_JOB then leaves the dead letter alone: retrying never
+ * makes two live jobs of one name and label.
+ */
+export const FREE_UNIQUE_KEY_FOR_RETRY = `
+UPDATE hewn_jobs SET unique_key = NULL
+WHERE unique_key IS NOT NULL AND id <> @id
+  AND (name, unique_key) = (SELECT name, label FROM hewn_jobs WHERE id = @id AND status = 'cancelled')
+  AND (status = 'cancelled' OR (status = 'completed' AND finished_at <= @now - isolation_ms))`;
 
 export const DELETE_FINISHED_JOB = "DELETE FROM hewn_jobs WHERE id = @id AND status IN ('completed', 'cancelled')";
 

@@ -242,8 +242,10 @@ export class SqliteStore implements Store {
     this.retryTx = this.db.transaction((ids: string[]) => {
       const now = this.clock();
       const retry = this.statement(this.db, sql.RETRY_JOB);
+      const freeKey = this.statement(this.db, sql.FREE_UNIQUE_KEY_FOR_RETRY);
       const rows: StoredJob[] = [];
       for (const id of ids) {
+        freeKey.run({ id, now });
         const row = retry.get({ id, now, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow | undefined;
         if (row) rows.push(toStoredJob(row));
       }
