@@ -11,6 +11,7 @@ import type { JobFilter } from "./filter.js";
 import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
 import { setPaused } from "./flow/pause.js";
+import { tracedInsert, type TracingSlot } from "./tracing/hooks.js";
 import { queueInternals } from "./internals.js";
 import {
   parsingHandler, payloadChecked, resolveTaskRef, type AnyTaskDefinition, type DataOfDefinition, type InputOfDefinition,
@@ -163,6 +164,8 @@ export class Queue {
   readonly #maxPayloadBytes: number;
   readonly #removeAfter: number | undefined;
   readonly #enqueuer: Enqueuer;
+  /** Empty until `hewn/tracing` instruments the queue (see src/tracing/hooks.ts). */
+  readonly #tracing: TracingSlot = { hooks: undefined };
   readonly #admin: Admin;
   readonly #schedules: Schedules;
   readonly #waiters: Waiters;
@@ -196,7 +199,7 @@ export class Queue {
       store, events: this.#events, onCancelled: (id, reason) => this.#worker?.cancel(id, reason), wake: () => this.#worker?.wake(),
     });
     this.#schedules = new Schedules({ store, maxPayloadBytes });
-    queueInternals.set(this, { store, tasks: this.#tasks, events: this.#events, report, maxPayloadBytes });
+    queueInternals.set(this, { store, tasks: this.#tasks, events: this.#events, report, maxPayloadBytes, tracing: this.#tracing });
   }
 
   /**
@@ -292,8 +295,10 @@ export class Queue {
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ ...given, name, data });
     // A job with parents is stored on its own (never coalesced, never claimed directly): an unknown parent fails only this call.
-    if (given.tx === undefined && job.after === undefined) return (await this.#enqueuer.one(job)) as unknown as EnqueuedJob<unknown>;
-    const [stored] = await this.#enqueuer.many([job], given.tx);
+    if (given.tx === undefined && job.after === undefined) {
+      return (await tracedInsert(this.#tracing, [job], () => this.#enqueuer.one(job))) as unknown as EnqueuedJob<unknown>;
+    }
+    const [stored] = await tracedInsert(this.#tracing, [job], () => this.#enqueuer.many([job], given.tx));
     return stored as unknown as EnqueuedJob<unknown>;
   }
 
@@ -312,7 +317,7 @@ export class Queue {
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ENQUEUE_OPTION_KEYS, "options");
     const job = this.#enqueuer.check({ ...given, name, data });
-    const [stored] = this.#enqueuer.manySync([job], given.tx);
+    const [stored] = tracedInsert(this.#tracing, [job], () => this.#enqueuer.manySync([job], given.tx));
     return stored as unknown as EnqueuedJob<unknown>;
   }
 
@@ -332,7 +337,7 @@ export class Queue {
     await Promise.all(items.map((item, index) => payloadChecked(item.name, item.data, this.#schemas, { field: `items[${index}].data` })));
     const given = checkOptionsObject(options, "options");
     checkKnownKeys(given, ["tx"], "options");
-    return (await this.#enqueuer.many(jobs, given.tx)) as unknown as EnqueuedJob<Data>[];
+    return (await tracedInsert(this.#tracing, jobs, () => this.#enqueuer.many(jobs, given.tx))) as unknown as EnqueuedJob<Data>[];
   }
 
   /**
@@ -351,6 +356,7 @@ export class Queue {
     this.#starting ??= (async () => {
       this.#worker = new Worker({
         store: this.#store, tasks: this.#tasks, events: this.#events, report: this.#report, maxPayloadBytes: this.#maxPayloadBytes,
+        tracing: this.#tracing,
       });
       await this.#worker.start();
       this.#enqueuer.directClaims = this.#worker;

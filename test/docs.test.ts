@@ -69,6 +69,7 @@ test("every ```ts example in README.md and docs/ type-checks against src/", (t) 
         "hewn/dashboard": [path.join(root, "src/dashboard/index.ts")],
         "hewn/metrics": [path.join(root, "src/metrics/index.ts")],
         "hewn/testing": [path.join(root, "src/testing/index.ts")],
+        "hewn/tracing": [path.join(root, "src/tracing/index.ts")],
         pg: [path.join(modules, "@types/pg")],
         "better-sqlite3": [path.join(modules, "@types/better-sqlite3")],
       },

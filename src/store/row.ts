@@ -37,6 +37,8 @@ export interface JobRow {
   progress: number | null;
   errors: string;
   checkpoint?: string | null;
+  /** Absent from statements that do not read it (migration 10). */
+  trace_context?: string | null;
 }
 
 /** The job a row holds. Never throws (see the module comment). */
@@ -63,6 +65,8 @@ export function toStoredJob(row: JobRow): StoredJob {
     checkpoint: row.checkpoint == null ? null : decodedOrNull(row.checkpoint),
   };
   const data = decode(row.data);
+  // Only when there is one, so untraced jobs keep the shape they always had.
+  if (row.trace_context != null) job.traceContext = row.trace_context;
   if ("error" in data) job.dataError = `stored payload is not valid JSON: ${data.error}`;
   else job.data = data.value;
   return job;

@@ -29,6 +29,8 @@ export const MAX_BATCH = 1000;
 
 /** A job as the store returns it: `data` and `result` parsed, plus a note if the payload could not be decoded. */
 export interface StoredJob extends Job {
+  /** The trace context stored with the job (see {@link NewJob.traceContext}); absent when none. */
+  traceContext?: string;
   /** Set when the stored payload is not valid JSON; `data` is then `null`. Such a job is cancelled, never run. */
   dataError?: string;
   /**
@@ -64,6 +66,8 @@ export interface NewJob {
   replace?: boolean;
   /** The flow-control group (`group` enqueue option); absent or null for none. */
   group?: string | null;
+  /** W3C trace context of the enqueuing span as JSON (`{ traceparent, tracestate? }`); set by tracing only. */
+  traceContext?: string | null;
 }
 
 /** A job stored already claimed by the process enqueueing it (see {@link Store.jobInsertClaimed}). */

@@ -25,6 +25,7 @@ import type { JobContext, Task } from "../task.js";
 import { createContext } from "./context.js";
 import type { Heartbeat, Lease } from "./heartbeat.js";
 import type { HandlerOutcome, Outcomes } from "./outcome.js";
+import type { AttemptOutcome, AttemptSpan, TracingSlot } from "../tracing/hooks.js";
 
 /** What every attempt of a worker shares; built once per worker. */
 export interface AttemptDeps {
@@ -35,6 +36,8 @@ export interface AttemptDeps {
   readonly outcomes: Outcomes;
   readonly events: TypedEmitter<QueueEvents>;
   readonly report: ErrorReporter;
+  /** The queue's tracer slot: read once per attempt; empty, nothing else is done for tracing. */
+  readonly tracing: TracingSlot;
   /**
    * Called once per started attempt when its handler is done (or will not run): its slot is free again.
    * `handlerMs` is how long the handler ran, if it did. The outcome may still be on its way to the store.
@@ -59,6 +62,8 @@ export class Attempt {
   #committed: { job: StoredJob; result: unknown } | undefined;
   #started = false;
   #slotFreed = false;
+  /** The attempt's span, when a tracer is installed. */
+  #span: AttemptSpan | undefined;
 
   /** A job claimed by a write sent at local time `grantedAt`; its lease is kept from now on. */
   constructor(deps: AttemptDeps, job: StoredJob, task: Task, grantedAt: number) {
@@ -136,6 +141,8 @@ export class Attempt {
     const { job, task } = this;
     const { events, outcomes, report } = this.#deps;
     const startedAt = performance.now();
+    this.#span = this.#deps.tracing.hooks?.attempt(job);
+    let handled: HandlerOutcome | undefined;
     try {
       // Cancelled or lost while it waited in the local buffer: nothing to run.
       if (!this.live) return;
@@ -154,6 +161,7 @@ export class Attempt {
       }
       const handlerStartedAt = performance.now();
       const outcome = await this.#runHandler(data.value);
+      handled = outcome;
       this.#freeSlot(performance.now() - handlerStartedAt);
       // Completed by ctx.transaction: already written; what the handler did afterwards does not count.
       if (this.#committed) return events.emit("job:complete", { ...this.#committed, durationMs: performance.now() - startedAt });
@@ -162,6 +170,7 @@ export class Attempt {
       await outcomes.handlerEnded(this, outcome, performance.now() - startedAt);
     } finally {
       this.#freeSlot();
+      if (this.#span !== undefined) this.#endSpan(this.#span, handled);
       if (this.#state === "live") this.#state = "done";
       this.#deps.heartbeat.untrack(this.lease);
     }
@@ -199,7 +208,7 @@ export class Attempt {
         resolve(outcome);
       };
       Promise.resolve()
-        .then(() => task.handler(context))
+        .then(() => (this.#span === undefined ? task.handler(context) : this.#span.run(() => task.handler(context))))
         .then((value) => finish({ ok: true, value }), (thrown: unknown) => finish({ ok: false, error: coerceError(thrown) }));
       const lifetime = task.lifetime;
       if (lifetime === undefined) return;
@@ -215,8 +224,20 @@ export class Attempt {
   }
 
   #context(data: unknown): JobContext<unknown> {
-    const { dataError: _unused, ...stored } = this.job;
+    const { dataError: _unused, traceContext: _trace, ...stored } = this.job;
     return createContext(this, { ...stored, data, attempt: stored.attempts }, this.#deps);
+  }
+
+  /** The span's outcome: the attempt's own end if something ended it from outside, else the handler's. */
+  #endSpan(span: AttemptSpan, handled: HandlerOutcome | undefined): void {
+    const ended: Partial<Record<AttemptState, AttemptOutcome>> = {
+      lost: "lease-lost", released: "released", cancelled: "cancelled", committed: "completed",
+    };
+    const outside = ended[this.#state];
+    // No handler outcome and nothing from outside: quarantined or a bad payload, so the job was cancelled.
+    if (outside !== undefined || handled === undefined) return span.end(outside ?? "cancelled");
+    if (handled.ok) return span.end("completed");
+    span.end("failed", handled.error);
   }
 
   #freeSlot(handlerMs?: number): void {

@@ -16,6 +16,7 @@ import type { QueueEvents, TypedEmitter } from "../events.js";
 import type { ErrorReporter } from "../report.js";
 import type { Store, StoredJob } from "../store/store.js";
 import type { Task } from "../task.js";
+import type { TracingSlot } from "../tracing/hooks.js";
 import { Attempt, type AttemptDeps } from "./attempt.js";
 import { Completer } from "./completer.js";
 import { FetchLoop } from "./fetch-loop.js";
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   readonly events: TypedEmitter<QueueEvents>;
   readonly report: ErrorReporter;
   readonly maxPayloadBytes: number;
+  /** The queue's tracer slot (see src/tracing/hooks.ts); absent: never traced. */
+  readonly tracing?: TracingSlot;
 }
 
 export class Worker implements DirectClaimSource {
@@ -62,6 +65,7 @@ export class Worker implements DirectClaimSource {
       outcomes: new Outcomes({ store, completer, heartbeat: this.#heartbeat, events, report, maxPayloadBytes }),
       events,
       report,
+      tracing: deps.tracing ?? { hooks: undefined },
       onHandlerDone: (attempt, handlerMs) => this.#handlerDone(attempt, handlerMs),
     };
     this.#releases = new Releases({

@@ -5,6 +5,7 @@ import "../leak-check.js";
 import { describe } from "node:test";
 import { sqliteHarness as harness } from "../harness/sqlite.js";
 import { storeSuite } from "./store-suite.js";
+import { traceSuite } from "./trace-suite.js";
 import { queueSuite } from "./queue-suite.js";
 import { validationSuite } from "./validation-suite.js";
 import { apiSuite } from "./api-suite.js";
@@ -13,6 +14,7 @@ import { schemaSuite } from "./schema-suite.js";
 const skip = (await harness.skipReason()) ?? false;
 
 describe("sqlite: store", { skip }, () => storeSuite(harness));
+describe("sqlite: trace context", { skip }, () => traceSuite(harness));
 describe("sqlite: queue", { skip }, () => queueSuite(harness));
 describe("sqlite: validation", { skip }, () => validationSuite(harness));
 describe("sqlite: api", { skip }, () => apiSuite(harness));

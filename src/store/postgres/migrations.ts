@@ -22,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: "composition: checkpoints, dependencies, awaited", up: sql.migration6 },
   { version: 7, name: "flow control", up: sql.migration7 },
   { version: 8, name: "admin indexes", up: sql.migration8 },
+  { version: 10, name: "trace context", up: sql.migration10 },
 ];
 
 /**

@@ -135,7 +135,7 @@ export class PostgresStore implements Store {
     if (jobs.some((job) => job.label !== null)) return this.insertUnique(jobs, client);
     const [only] = jobs;
     if (jobs.length === 1 && only) {
-      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null];
+      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null, only.traceContext ?? null];
       return (await this.rows<JobRow>("jobInsertMany", this.statements.insertJob, values, client)).map(toStoredJob);
     }
     const rows = await this.rows<JobRow>("jobInsertMany", this.statements.insertJobs, [
@@ -146,6 +146,7 @@ export class PostgresStore implements Store {
       jobs.map((job) => job.label),
       this.channel,
       jobs.map((job) => job.group ?? null),
+      jobs.map((job) => job.traceContext ?? null),
     ], client);
     return rows.map(toStoredJob);
   }
@@ -206,6 +207,7 @@ export class PostgresStore implements Store {
       items.map((job) => job.replace === true),
       this.channel,
       items.map((job) => job.group ?? null),
+      items.map((job) => job.traceContext ?? null),
     ], client);
     const byKey = new Map<string, StoredJob>();
     const unlabelled: StoredJob[] = [];
@@ -229,7 +231,7 @@ export class PostgresStore implements Store {
       if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
       if (jobs.length === 0) return [];
       rejectLabelledThroughOrm(tx, jobs);
-      const input = jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group }));
+      const input = jobs.map(({ name, data, delayMs, priority, label, group = null, traceContext = null }) => ({ name, data, delayMs, priority, label, group, traceContext }));
       const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
       return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
     } catch (error) {
@@ -252,6 +254,7 @@ export class PostgresStore implements Store {
       items.map(({ job }) => job.priority),
       items.map(({ job }) => job.label),
       items.map(({ job }) => job.group ?? null),
+      items.map(({ job }) => job.traceContext ?? null),
     ]);
     return rows.map(toStoredJob);
   }

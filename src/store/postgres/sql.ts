@@ -229,6 +229,9 @@ export const migration8 = (q: string) => `
   CREATE INDEX jobs_label_idx ON ${q}.jobs (label) WHERE label IS NOT NULL;
 `;
 
+/** The enqueuing span's W3C trace context, JSON text; NULL for untraced jobs (see docs/operations.md). */
+export const migration10 = (q: string) => `ALTER TABLE ${q}.jobs ADD COLUMN trace_context text`;
+
 // ---------------------------------------------------------------------------------------------------
 // Jobs
 //
@@ -237,7 +240,7 @@ export const migration8 = (q: string) => `
 
 /** The columns of a job row, in the order the row mapper expects nothing of (it reads by name). */
 const JOB_COLUMNS = `id, name, data, status, created_at, available_at, started_at, ended_at, finished_at,
-  attempts, crashes, result, reason, label, group_key, priority, progress, errors, checkpoint`;
+  attempts, crashes, result, reason, label, group_key, priority, progress, errors, checkpoint, trace_context`;
 
 /** The same, qualified by alias `t`, for UPDATE … FROM … RETURNING. */
 const T_JOB_COLUMNS = JOB_COLUMNS.split(",").map((column) => `t.${column.trim()}`).join(", ");
@@ -249,8 +252,8 @@ const T_JOB_COLUMNS = JOB_COLUMNS.split(",").map((column) => `t.${column.trim()}
  */
 export const insertJob = (q: string) => `
   WITH inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key)
-    VALUES ($1, $2::json, 'enqueued', now() + $3::float8 * interval '1 millisecond', $4, $5, $7)
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key, trace_context)
+    VALUES ($1, $2::json, 'enqueued', now() + $3::float8 * interval '1 millisecond', $4, $5, $7, $8)
     RETURNING ${JOB_COLUMNS}
   )
   SELECT inserted.*, CASE WHEN available_at <= now() THEN pg_notify($6, name) END AS notified
@@ -263,11 +266,11 @@ export const insertJob = (q: string) => `
  */
 export const insertJobs = (q: string) => `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $7::text[])
-      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, group_key, ord)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $7::text[], $8::text[])
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, group_key, trace_context, ord)
   ), inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key)
-    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, group_key
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key, trace_context)
+    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, group_key, trace_context
     FROM input ORDER BY ord
     RETURNING ${JOB_COLUMNS}
   ), notified AS (
@@ -293,8 +296,8 @@ export const insertJobs = (q: string) => `
  */
 export const insertUniqueJobs = (q: string) => `
   WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::float8[], $7::bool[], $9::text[])
-      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, isolation_ms, replace, group_key, ord)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::float8[], $7::bool[], $9::text[], $10::text[])
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, isolation_ms, replace, group_key, trace_context, ord)
   ), freed AS (
     UPDATE ${q}.jobs AS t SET unique_key = NULL
     FROM input
@@ -303,8 +306,8 @@ export const insertUniqueJobs = (q: string) => `
         OR (t.status = 'completed' AND t.finished_at <= now() - input.isolation_ms * interval '1 millisecond'))
     RETURNING t.id
   ), upserted AS (
-    INSERT INTO ${q}.jobs AS t (name, data, status, available_at, priority, label, unique_key, isolation_ms, group_key)
-    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, label, isolation_ms, group_key
+    INSERT INTO ${q}.jobs AS t (name, data, status, available_at, priority, label, unique_key, isolation_ms, group_key, trace_context)
+    SELECT name, data::json, 'enqueued', now() + delay_ms * interval '1 millisecond', priority, label, label, isolation_ms, group_key, trace_context
     FROM input
     WHERE (SELECT count(*) FROM freed) >= 0
     ORDER BY ord
@@ -324,7 +327,7 @@ export const insertUniqueJobs = (q: string) => `
 
 /**
  * The batch of `insertJobs` for a transaction hewn reaches only through an ORM (`SqlTransaction`): one
- * JSON parameter in (`[{ name, data, delayMs, priority, label, group }]`, `data` as JSON text so it is stored
+ * JSON parameter in (`[{ name, data, delayMs, priority, label, group, traceContext }]`, `data` as JSON text so it is stored
  * byte for byte), and each row out as one JSON text column, so nothing depends on how the ORM binds
  * arrays, parses timestamps or int8, or renames columns. Times are epoch ms. Same NOTIFY as insertJobs:
  * delivered at commit, never for a rollback. `$1` appears once (Knex rewrites placeholders to `?`), so the
@@ -334,9 +337,9 @@ export const insertJobsJson = (q: string, channel: string) => `
   WITH input AS (
     SELECT item, ord FROM json_array_elements($1::json) WITH ORDINALITY AS i(item, ord)
   ), inserted AS (
-    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key)
+    INSERT INTO ${q}.jobs (name, data, status, available_at, priority, label, group_key, trace_context)
     SELECT item->>'name', (item->>'data')::json, 'enqueued', now() + (item->>'delayMs')::float8 * interval '1 millisecond',
-      (item->>'priority')::int, item->>'label', item->>'group'
+      (item->>'priority')::int, item->>'label', item->>'group', item->>'traceContext'
     FROM input ORDER BY ord
     RETURNING ${JOB_COLUMNS}
   ), notified AS (
@@ -349,7 +352,7 @@ export const insertJobsJson = (q: string, channel: string) => `
     'started_at', extract(epoch FROM started_at) * 1000, 'ended_at', extract(epoch FROM ended_at) * 1000,
     'finished_at', extract(epoch FROM finished_at) * 1000, 'attempts', attempts, 'crashes', crashes,
     'result', result::text, 'reason', reason, 'label', label, 'group_key', group_key, 'priority', priority, 'progress', progress,
-    'errors', errors::text)::text AS job
+    'errors', errors::text, 'trace_context', trace_context)::text AS job
   FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
 
 /**
@@ -358,13 +361,13 @@ export const insertJobsJson = (q: string, channel: string) => `
  * plainly enqueued instead (the caller then sees it was not claimed): a pause holds for direct claims too.
  */
 export const insertClaimedJobs = (q: string) => `
-  INSERT INTO ${q}.jobs (name, data, status, available_at, available_before_claim, started_at, attempts, priority, label, group_key)
+  INSERT INTO ${q}.jobs (name, data, status, available_at, available_before_claim, started_at, attempts, priority, label, group_key, trace_context)
   SELECT i.name, data::json, CASE WHEN p.name IS NULL THEN 'dequeued' ELSE 'enqueued' END,
     now() + CASE WHEN p.name IS NULL THEN lease_ms ELSE 0 END * interval '1 millisecond',
     CASE WHEN p.name IS NULL THEN now() END, CASE WHEN p.name IS NULL THEN now() END,
-    CASE WHEN p.name IS NULL THEN 1 ELSE 0 END, priority, label, group_key
-  FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::text[])
-    WITH ORDINALITY AS i(name, data, lease_ms, priority, label, group_key, ord)
+    CASE WHEN p.name IS NULL THEN 1 ELSE 0 END, priority, label, group_key, trace_context
+  FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::text[], $7::text[])
+    WITH ORDINALITY AS i(name, data, lease_ms, priority, label, group_key, trace_context, ord)
   LEFT JOIN ${q}.paused AS p ON p.name = i.name
   ORDER BY ord
   RETURNING ${JOB_COLUMNS}`;

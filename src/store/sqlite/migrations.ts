@@ -22,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: "composition: checkpoints, dependencies", sql: sql.MIGRATION_6_COMPOSITION },
   { version: 7, name: "flow control", sql: sql.MIGRATION_7_FLOW_CONTROL },
   { version: 8, name: "admin indexes", sql: sql.MIGRATION_8_ADMIN_INDEXES },
+  { version: 10, name: "trace context", sql: sql.MIGRATION_10_TRACE_CONTEXT },
 ];
 
 /**

@@ -177,11 +177,14 @@ CREATE INDEX hewn_jobs_name_id ON hewn_jobs (name, id);
 CREATE INDEX hewn_jobs_label ON hewn_jobs (label) WHERE label IS NOT NULL;
 `;
 
+/** The enqueuing span's W3C trace context, JSON text; NULL for untraced jobs (see docs/operations.md). */
+export const MIGRATION_10_TRACE_CONTEXT = "ALTER TABLE hewn_jobs ADD COLUMN trace_context TEXT";
+
 // ---- Jobs ----------------------------------------------------------------------------------------
 
 export const INSERT_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key)
-VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @group)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key, trace_context)
+VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @group, @traceContext)
 RETURNING *`;
 
 /**
@@ -196,8 +199,8 @@ WHERE name = @name AND unique_key = @label
   AND (status = 'cancelled' OR (status = 'completed' AND finished_at <= @now - @isolationMs))`;
 
 export const INSERT_UNIQUE_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, unique_key, isolation_ms, group_key)
-VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @label, @isolationMs, @group)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, unique_key, isolation_ms, group_key, trace_context)
+VALUES (@name, @data, 'enqueued', @now, @now + @delayMs, @priority, @label, @label, @isolationMs, @group, @traceContext)
 ON CONFLICT (name, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
 RETURNING *`;
 
@@ -212,22 +215,22 @@ export const GET_STANDING = "SELECT * FROM hewn_jobs WHERE name = @name AND uniq
 
 /**
  * The batch of INSERT_JOB for a transaction hewn reaches only through an ORM (`SqlTransaction`): one JSON
- * parameter in (`{ now, jobs: [{ name, data, delayMs, priority, label, group }] }`), each row out as one JSON
+ * parameter in (`{ now, jobs: [{ name, data, delayMs, priority, label, group, traceContext }] }`), each row out as one JSON
  * text column, so the rows read the same whatever the ORM does with integers or column names.
  * RETURNING order is unspecified in SQLite: the store sorts by id (AUTOINCREMENT follows insert order).
  */
 export const INSERT_JOBS_JSON = `
 WITH input AS (SELECT ? AS doc)
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, group_key, trace_context)
 SELECT json_extract(j.value, '$.name'), json_extract(j.value, '$.data'), 'enqueued', json_extract(input.doc, '$.now'),
   json_extract(input.doc, '$.now') + json_extract(j.value, '$.delayMs'), json_extract(j.value, '$.priority'),
-  json_extract(j.value, '$.label'), json_extract(j.value, '$.group')
+  json_extract(j.value, '$.label'), json_extract(j.value, '$.group'), json_extract(j.value, '$.traceContext')
 FROM input, json_each(input.doc, '$.jobs') AS j
 ORDER BY j.key
 RETURNING json_object('id', id, 'name', name, 'data', data, 'status', status, 'created_at', created_at,
   'available_at', available_at, 'started_at', started_at, 'ended_at', ended_at, 'finished_at', finished_at,
   'attempts', attempts, 'crashes', crashes, 'result', result, 'reason', reason, 'label', label,
-  'group_key', group_key, 'priority', priority, 'progress', progress, 'errors', errors) AS job`;
+  'group_key', group_key, 'priority', priority, 'progress', progress, 'errors', errors, 'trace_context', trace_context) AS job`;
 
 /** The file of the database a connection is on: for the same-file check of an ORM's transaction. */
 export const DATABASE_FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'";
@@ -237,8 +240,8 @@ export const JOB_EXISTS = "SELECT 1 FROM hewn_jobs WHERE id = ?";
 
 /** A job stored already claimed by the process that enqueues it (Store.jobInsertClaimed): attempt 1, leased. */
 export const INSERT_CLAIMED_JOB = `
-INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label, group_key)
-VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, @now, 1, @priority, @label, @group)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, available_before_claim, started_at, attempts, priority, label, group_key, trace_context)
+VALUES (@name, @data, 'dequeued', @now, @now + @leaseMs, @now, @now, 1, @priority, @label, @group, @traceContext)
 RETURNING *`;
 
 /**

@@ -212,10 +212,10 @@ export class SqliteStore implements Store {
       const paused = this.statement(this.db, sql.IS_PAUSED);
       // A job of a paused task is stored plainly enqueued (the caller sees it was not claimed).
       const plain = this.statement(this.db, sql.INSERT_JOB);
-      return items.map(({ job: { name, data, priority, label, group = null }, leaseMs }) =>
+      return items.map(({ job: { name, data, priority, label, group = null, traceContext = null }, leaseMs }) =>
         (paused.get(name) === undefined
-          ? statement.get({ name, data, priority, label, group, leaseMs, now })
-          : plain.get({ name, data, priority, label, group, delayMs: 0, now })) as SqliteJobRow);
+          ? statement.get({ name, data, priority, label, group, traceContext, leaseMs, now })
+          : plain.get({ name, data, priority, label, group, traceContext, delayMs: 0, now })) as SqliteJobRow);
     });
 
     this.completeTx = this.db.transaction((items: CompleteItem[]) => {
@@ -629,9 +629,9 @@ export class SqliteStore implements Store {
         const now = this.clock();
         const statement = this.statement(db, sql.INSERT_JOB);
         const inserted = jobs.map((job) => {
-          const { name, data, delayMs, priority, label, group = null } = job;
+          const { name, data, delayMs, priority, label, group = null, traceContext = null } = job;
           if (label !== null) return this.insertUnique(db, job, now);
-          return { row: statement.get({ name, data, now, delayMs, priority, label, group }) as SqliteJobRow, duplicate: false };
+          return { row: statement.get({ name, data, now, delayMs, priority, label, group, traceContext }) as SqliteJobRow, duplicate: false };
         });
         return jobs.some((job) => job.after) ? this.linkParents(db, jobs, inserted) : inserted;
       });
@@ -658,7 +658,7 @@ export class SqliteStore implements Store {
       rejectLabelledThroughOrm(tx, jobs);
       // As on PostgreSQL: the JSON statement has no parents, and a dependency silently dropped would run the job early.
       if (jobs.some((job) => job.after)) throw new ValidationError("options.after", "is not supported inside an ORM transaction yet; pass the better-sqlite3 handle instead");
-      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label, group = null }) => ({ name, data, delayMs, priority, label, group })) };
+      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label, group = null, traceContext = null }) => ({ name, data, delayMs, priority, label, group, traceContext })) };
       rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
     } catch (error) {
       if (error instanceof ValidationError) throw error;
@@ -718,7 +718,7 @@ export class SqliteStore implements Store {
     const isolationMs = job.isolationMs ?? 0;
     this.statement(db, sql.FREE_UNIQUE_KEY).run({ ...key, now, isolationMs });
     const params = { ...key, data: job.data, now, delayMs: job.delayMs, priority: job.priority };
-    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs, group: job.group ?? null }) as SqliteJobRow | undefined;
+    const inserted = this.statement(db, sql.INSERT_UNIQUE_JOB).get({ ...params, isolationMs, group: job.group ?? null, traceContext: job.traceContext ?? null }) as SqliteJobRow | undefined;
     if (inserted !== undefined) return { row: inserted, duplicate: false };
     const replaced = job.replace === true ? this.statement(db, sql.REPLACE_STANDING).get(params) as SqliteJobRow | undefined : undefined;
     return { row: replaced ?? (this.statement(db, sql.GET_STANDING).get(key) as SqliteJobRow), duplicate: true };
