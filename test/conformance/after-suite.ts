@@ -68,14 +68,15 @@ export function afterSuite(harness: StoreHarness): void {
     const [a, b, c, d, x, e, y] = await queue.enqueueMany([
       { name }, { name, after: [0] }, { name, after: [1] }, { name, after: [0] }, { name: other }, { name, after: [3, 4] }, { name, after: [4] },
     ]);
-    const waitingOnC = queue.waitFor(c!.id);
-    const operator = await another();
-    assert.equal(await operator.cancel(a!.id, "changed my mind"), true);
-    await assert.rejects(within(waitingOnC, "the grandchild's cancel"), (error: unknown) => {
+    // The assertion holds the waiter's rejection from the start: it may reject while the cancel is awaited.
+    const rejected = assert.rejects(within(queue.waitFor(c!.id), "the grandchild's cancel"), (error: unknown) => {
       assert.ok(error instanceof JobCancelledError);
       assert.equal(error.reason, `parent job ${b!.id} was cancelled`);
       return true;
     });
+    const operator = await another();
+    assert.equal(await operator.cancel(a!.id, "changed my mind"), true);
+    await rejected;
     const reasons = new Map((await queue.list({ status: "cancelled", limit: 100 })).map((job: Job) => [job.id, job.reason]));
     assert.deepEqual(reasons, new Map([
       [a!.id, "changed my mind"],
