@@ -13,6 +13,7 @@ export type { StandardSchemaV1 } from "./schema/standard-schema.js";
 export type { QueueOptions, EnqueueOptions, EnqueueSyncOptions, EnqueueItem, CloseOptions } from "./queue.js";
 export type { WaitOptions } from "./flow/waiters.js";
 export type { RetryFilter, DeleteFilter } from "./flow/dead-letters.js";
+export type { JobDependencies } from "./flow/dependencies.js";
 export type { ListOptions, RescheduleOptions, BulkOptions } from "./admin.js";
 export type { JobFilter } from "./filter.js";
 export type { QueueStats, TaskStats } from "./stats.js";

@@ -7,6 +7,7 @@ import { QueueClosedError, StoreError, ValidationError, coerceError } from "./er
 import { Admin, checkId, type BulkOptions, type ListOptions, type RescheduleOptions } from "./admin.js";
 import { DeadLetters, type DeleteFilter, type RetryFilter } from "./flow/dead-letters.js";
 import { Waiters, type WaitOptions } from "./flow/waiters.js";
+import { jobDependencies, type JobDependencies } from "./flow/dependencies.js";
 import type { JobFilter } from "./filter.js";
 import type { QueueStats } from "./stats.js";
 import { Enqueuer, ITEM_KEYS } from "./enqueue/enqueuer.js";
@@ -394,6 +395,16 @@ export class Queue {
   get<Data = Json, Result = Json>(id: string): Promise<Job<Data, Result> | null> {
     this.#assertOpen("get");
     return this.#admin.get<Data, Result>(id);
+  }
+
+  /**
+   * The job's dependency graph (`after`): its parents (the jobs it runs after) and its children (the jobs
+   * that run after it), each in id order; both empty for a job outside any graph.
+   * @throws JobNotFoundError for an id with no job.
+   */
+  dependencies(id: string): Promise<JobDependencies> {
+    this.#assertOpen("dependencies");
+    return jobDependencies(this.#store, id);
   }
 
   /**

@@ -12,6 +12,7 @@ import { createOutput, type Output } from "./output.js";
 import { describeWhen } from "../dashboard/pages/schedules.js";
 import { runDashboard } from "./dashboard.js";
 import { runWorker } from "./work.js";
+import { graphSummary, showGraph } from "./graph.js";
 
 /** The version printed by `hewn --version`. */
 const VERSION = "0.1.0";
@@ -78,12 +79,14 @@ export function buildProgram(): Command {
       })());
 
   program.command("show <id>")
-    .description("show one job: data, result, reason, errors, timeline")
+    .description("show one job: data, result, reason, errors, timeline, dependencies")
     .action((id: string) => action(program, false, async (queue, out) => {
       const job = await queue.get(id);
       if (!job) throw new CliError(`no job with id ${id}`);
-      if (out.json) return out.data(job);
+      const graph = graphSummary(await queue.dependencies(job.id));
+      if (out.json) return out.data({ ...job, ...graph });
       showJob(job, out);
+      showGraph(graph, out);
     })());
 
   program.command("cancel [ids...]")

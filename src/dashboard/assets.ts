@@ -74,6 +74,12 @@ ol.timeline { list-style: none; padding: 0; display: flex; gap: 8px; flex-wrap: 
 ol.timeline li { background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: 6px 10px; }
 ol.timeline li.unset { color: var(--muted); border-style: dashed; }
 ol.timeline .step { display: block; font-size: 11px; text-transform: uppercase; color: var(--muted); }
+.graph { display: flex; gap: 24px; align-items: center; flex-wrap: wrap; }
+.graph .column h3 { font-size: 11px; text-transform: uppercase; color: var(--muted); margin: 0 0 4px; }
+.graph ul { list-style: none; padding: 0; margin: 0; display: flex; flex-direction: column; gap: 6px; }
+.graph .node { display: block; background: #fff; border: 1px solid var(--line); border-radius: 4px; padding: 6px 10px; }
+.graph .node.self { border-width: 2px; }
+.graph .column.self, .graph .column.child { border-left: 2px dashed var(--line); padding-left: 24px; }
 svg.chart { background: #fff; border: 1px solid var(--line); width: 100%; height: 140px; }
 .legend span { margin-right: 12px; font-size: 12px; }
 .legend .ok { color: var(--completed); } .legend .bad { color: var(--cancelled); }

@@ -10,7 +10,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { HewnError, ValidationError, coerceError } from "../errors.js";
+import { HewnError, JobNotFoundError, ValidationError, coerceError } from "../errors.js";
 import type { Job } from "../job.js";
 import type { Queue } from "../queue.js";
 import { APP_JS, STYLE_CSS } from "./assets.js";
@@ -124,7 +124,12 @@ export function dashboardHandler(queue: Queue, options: DashboardOptions): Dashb
       if (id !== undefined) {
         const job = await queue.get(decodeURIComponent(id));
         if (!job) return new Reply(404, page(ctx, "Not found", html`<p class="error">No job with id ${decodeURIComponent(id)}.</p>`, partial).text);
-        return new Reply(200, page(ctx, `Job ${job.id}`, jobLive(ctx, job), partial, { active: "jobs" }).text);
+        const graph = await queue.dependencies(job.id).catch((error: unknown) => {
+          // Deleted between the two reads: the page still shows the job, without a graph.
+          if (error instanceof JobNotFoundError) return { parents: [], children: [] };
+          throw error;
+        });
+        return new Reply(200, page(ctx, `Job ${job.id}`, jobLive(ctx, job, graph), partial, { active: "jobs" }).text);
       }
       if (path === "/login") return new Reply(200, page({ ...ctx, refreshMs: 0 }, "Sign in", loginForm(ctx), partial).text);
       return new Reply(404, page(ctx, "Not found", html`<p class="error">No such page.</p>`, partial).text);

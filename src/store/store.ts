@@ -404,6 +404,9 @@ export interface Store {
   /** The jobs `id` runs after, in id order (parents deleted by retention are missing). */
   jobParents(params: { id: string }): Promise<StoredJob[]>;
 
+  /** The jobs that run after `id` (its children), in id order: the other side of {@link Store.jobParents}. */
+  jobChildren(params: { id: string }): Promise<StoredJob[]>;
+
   /** Stores the handler's checkpoint (JSON text), fenced. False if the lease was lost. */
   jobSetCheckpoint(params: AttemptRef & { checkpoint: string }): Promise<boolean>;
 

@@ -113,11 +113,21 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       // Schedules, declared through the API.
       assert.match((await hewn([...at, "schedules"])).stdout, /no schedules/);
       const queue = await Queue.open(loc.url, { ...loc.queueOptions, migrate: false });
+      let graph: Array<{ id: string }>;
       try {
         await queue.schedule(`${name}-every`, name, { every: 60_000 });
+        graph = await queue.enqueueMany([{ name }, { name, after: [0] }, { name, after: [1] }]);
       } finally {
         await queue.close();
       }
+      // Dependencies: a job's parents and children, as lines and as `parents`/`children` in --json.
+      const [up, middle, down] = graph.map((job) => job.id);
+      const shownGraph = (await hewn([...at, "show", middle!])).stdout;
+      assert.match(shownGraph, new RegExp(`^parent\\s+${up}\\s+${name}\\s+enqueued$`, "m"));
+      assert.match(shownGraph, new RegExp(`^child\\s+${down}\\s+${name}\\s+enqueued$`, "m"));
+      const graphJson = json<{ parents: unknown; children: unknown }>(await hewn([...at, "--json", "show", middle!]));
+      assert.deepEqual(graphJson.parents, [{ id: up, name, status: "enqueued" }]);
+      assert.deepEqual(graphJson.children, [{ id: down, name, status: "enqueued" }]);
       const scheduleTable = await hewn([...at, "schedules"]);
       assert.match(scheduleTable.stdout, /^KEY\s+TASK\s+WHEN\s+NEXT\s+IN\s+LAST$/m);
       assert.match(scheduleTable.stdout, new RegExp(`^${name}-every\\s+${name}\\s+every 1 min\\s`, "m"));

@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
-import { JobCancelledError, ValidationError, type Job } from "../../src/index.js";
+import { JobCancelledError, JobNotFoundError, ValidationError, type Job } from "../../src/index.js";
 import { WAITING_FOR_PARENTS_AT } from "../../src/job.js";
 import { Signal, setup, taskName, within } from "../helpers.js";
 
@@ -68,14 +68,15 @@ export function afterSuite(harness: StoreHarness): void {
     const [a, b, c, d, x, e, y] = await queue.enqueueMany([
       { name }, { name, after: [0] }, { name, after: [1] }, { name, after: [0] }, { name: other }, { name, after: [3, 4] }, { name, after: [4] },
     ]);
-    const waitingOnC = queue.waitFor(c!.id);
-    const operator = await another();
-    assert.equal(await operator.cancel(a!.id, "changed my mind"), true);
-    await assert.rejects(within(waitingOnC, "the grandchild's cancel"), (error: unknown) => {
+    // The assertion holds the waiter's rejection from the start: it may reject while the cancel is awaited.
+    const rejected = assert.rejects(within(queue.waitFor(c!.id), "the grandchild's cancel"), (error: unknown) => {
       assert.ok(error instanceof JobCancelledError);
       assert.equal(error.reason, `parent job ${b!.id} was cancelled`);
       return true;
     });
+    const operator = await another();
+    assert.equal(await operator.cancel(a!.id, "changed my mind"), true);
+    await rejected;
     const reasons = new Map((await queue.list({ status: "cancelled", limit: 100 })).map((job: Job) => [job.id, job.reason]));
     assert.deepEqual(reasons, new Map([
       [a!.id, "changed my mind"],
@@ -123,5 +124,32 @@ export function afterSuite(harness: StoreHarness): void {
     queue.define(name, (ctx) => ctx.job.id);
     await queue.start();
     assert.equal((await within(queue.waitFor(child!.id), "the child")).result, child!.id);
+  });
+
+  test("queue.dependencies reads both sides of a job's edges, with their statuses; an unknown id is JobNotFoundError", async (t) => {
+    const { queue } = await setup(t, harness);
+    const name = taskName();
+    const [root, left, right, join] = await queue.enqueueMany([
+      { name, data: { step: "root" } }, { name, after: [0] }, { name, after: [0] }, { name, after: [1, 2] },
+    ]);
+    const ids = (jobs: Job[]) => jobs.map((job) => job.id);
+    const rootGraph = await queue.dependencies(root!.id);
+    assert.deepEqual(rootGraph.parents, []);
+    assert.deepEqual(ids(rootGraph.children), [left!.id, right!.id]);
+    assert.deepEqual(rootGraph.children.map((job) => job.status), ["enqueued", "enqueued"]);
+    const joinGraph = await queue.dependencies(join!.id);
+    assert.deepEqual(ids(joinGraph.parents), [left!.id, right!.id]);
+    assert.deepEqual(joinGraph.children, []);
+    const leftGraph = await queue.dependencies(left!.id);
+    assert.deepEqual(ids(leftGraph.parents), [root!.id]);
+    assert.deepEqual(leftGraph.parents[0]?.data, { step: "root" });
+    assert.equal("dataError" in leftGraph.parents[0]!, false, "public jobs, not store rows");
+    assert.deepEqual(ids(leftGraph.children), [join!.id]);
+    await queue.cancel(root!.id, "stop");
+    assert.deepEqual((await queue.dependencies(join!.id)).parents.map((job) => job.status), ["cancelled", "cancelled"]);
+    const alone = await queue.enqueue(name);
+    assert.deepEqual(await queue.dependencies(alone.id), { parents: [], children: [] });
+    await assert.rejects(queue.dependencies("987654321"), JobNotFoundError);
+    await assert.rejects(async () => queue.dependencies({} as never), ValidationError);
   });
 }

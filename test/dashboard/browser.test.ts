@@ -129,6 +129,20 @@ test("the dashboard in Chromium: pages, escaping, live updates, a confirmed acti
   assert.match(await page.locator("table.errors").innerText(), /out of memory while resizing/);
   await page.screenshot({ path: path.join(screenshots, "job.png"), fullPage: true });
 
+  // A job in a dependency graph: its parents and children as linked nodes with their statuses.
+  const [extract, transformA, transformB, load] = await queue.enqueueMany([
+    { name: "extract-orders" }, { name: "transform-orders", data: { part: "a" }, after: [0] },
+    { name: "transform-orders", data: { part: "b" }, after: [0] }, { name: "load-warehouse", after: [1, 2] },
+  ]);
+  await page.goto(`${server.url}/jobs/${transformA!.id}`);
+  assert.match(await page.locator(".graph .column.parent").innerText(), new RegExp(`enqueued\\s+extract-orders\\s+#${extract!.id}`));
+  assert.match(await page.locator(".graph .column.child").innerText(), new RegExp(`enqueued\\s+load-warehouse\\s+#${load!.id}`));
+  await page.screenshot({ path: path.join(screenshots, "job-graph.png"), fullPage: true });
+  await page.click(`.graph a.node.child[href="/jobs/${load!.id}"]`);
+  await page.waitForURL(new RegExp(`/jobs/${load!.id}$`));
+  assert.deepEqual(await page.locator(".graph a.node.parent").evaluateAll((links) => links.map((link) => link.getAttribute("href"))),
+    [`/jobs/${transformA!.id}`, `/jobs/${transformB!.id}`]);
+
   // Live: a job enqueued while the list is open appears without a reload.
   await page.goto(`${server.url}/jobs`);
   let navigations = 0;

@@ -73,6 +73,29 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.ok(stats.tasks.some((task) => task.name === name));
     });
 
+    test("job page: the dependency graph links parents and children with their statuses, escaped", async (t) => {
+      const { queue } = await setup(t, harness);
+      const name = taskName("<b>graph</b>");
+      const [root, left, right, join] = await queue.enqueueMany([
+        { name }, { name, after: [0] }, { name, after: [0] }, { name, after: [1, 2] },
+      ]);
+      await queue.cancel(right!.id, "stop");
+      const url = await serve(t, queue);
+      const nodes = (body: string, role: string) =>
+        [...body.matchAll(new RegExp(`<a class="node ${role}" href="/jobs/(\\d+)"><span class="status (\\w+)">`, "g"))].map((m) => [m[1], m[2]]);
+      const middle = await (await fetch(`${url}/jobs/${left!.id}`)).text();
+      assert.match(middle, /<h2>Dependencies<\/h2>/);
+      assert.deepEqual(nodes(middle, "parent"), [[root!.id, "enqueued"]]);
+      assert.deepEqual(nodes(middle, "child"), [[join!.id, "cancelled"]], "cancelled with its other parent");
+      assert.ok(!middle.includes("<b>graph"), "task names in the graph are escaped");
+      assert.ok(middle.includes("&#60;b&#62;graph"));
+      const last = await (await fetch(`${url}/jobs/${join!.id}`)).text();
+      assert.deepEqual(nodes(last, "parent"), [[left!.id, "enqueued"], [right!.id, "cancelled"]]);
+      assert.deepEqual(nodes(last, "child"), []);
+      const alone = await queue.enqueue(name);
+      assert.ok(!(await (await fetch(`${url}/jobs/${alone.id}`)).text()).includes("Dependencies"), "no graph outside one");
+    });
+
     test("schedules: each with its next slot, escaped", async (t) => {
       const { queue } = await setup(t, harness);
       const name = taskName();

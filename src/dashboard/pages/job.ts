@@ -3,10 +3,12 @@
  * @module
  */
 import { formatTime } from "../../format.js";
+import type { JobDependencies } from "../../flow/dependencies.js";
 import type { Job } from "../../job.js";
 import { actionForm, html, type PageContext, type Safe } from "../html.js";
+import { dependencyGraph } from "./graph.js";
 
-export function jobLive(ctx: PageContext, job: Job): Safe {
+export function jobLive(ctx: PageContext, job: Job, graph: JobDependencies): Safe {
   const path = `/jobs/${encodeURIComponent(job.id)}`;
   const unfinished = job.status !== "completed" && job.status !== "cancelled";
   const waiting = job.status === "enqueued" || job.status === "failed";
@@ -20,6 +22,7 @@ ${waiting ? actionForm(ctx, `${path}/run-now`, "Run now", `Make job ${job.id} av
 ${job.status === "cancelled" ? actionForm(ctx, `${path}/retry`, "Retry", `Run job ${job.id} (${job.name}) again?`) : ""}
 ${unfinished ? "" : actionForm(ctx, `${path}/delete`, "Delete", `Delete job ${job.id} (${job.name}) for good?`)}</div>
 <h2>Timeline</h2><ol class="timeline">${steps.map(([step, at]) => html`<li class="${at ? "" : "unset"}"><span class="step">${step}</span>${formatTime(at)}</li>`)}</ol>
+${dependencyGraph(ctx, job, graph)}
 <h2>Fields</h2><dl class="fields">
 <dt>id</dt><dd>${job.id}</dd><dt>task</dt><dd>${job.name}</dd><dt>attempts</dt><dd>${job.attempts}</dd><dt>crashes</dt><dd>${job.crashes}</dd>
 <dt>priority</dt><dd>${job.priority}</dd><dt>label</dt><dd>${job.label ?? "—"}</dd><dt>progress</dt><dd>${job.progress ?? "—"}</dd>

@@ -534,6 +534,11 @@ export class PostgresStore implements Store {
     return (await this.rows<JobRow>("jobParents", this.statements.parentsOf, [id])).map(toStoredJob);
   }
 
+  async jobChildren({ id }: { id: string }): Promise<StoredJob[]> {
+    if (!isId(id)) return [];
+    return (await this.rows<JobRow>("jobChildren", this.statements.childrenOf, [id])).map(toStoredJob);
+  }
+
   async jobSetCheckpoint({ id, attempt, checkpoint }: AttemptRef & { checkpoint: string }): Promise<boolean> {
     if (!isId(id)) return false;
     const result = await this.query("jobSetCheckpoint", this.statements.setCheckpoint, [id, attempt, checkpoint]);
@@ -668,7 +673,7 @@ const PREPARED = [
 const UNPREPARED = [
   "countJobs", "countJobsByName", "oldestReady", "rescheduleJob", "cancelJobs", "listPaused",
   "lockParents", "lockParentsOf", "insertParentLinks", "makeWaiting", "freeUniqueKeysForRetry", "retryJobs", "deleteJobs",
-  "upsertSchedule", "deleteSchedule",
+  "upsertSchedule", "deleteSchedule", "childrenOf",
 ] as const;
 
 function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {

@@ -1025,6 +1025,12 @@ export const parentsOf = (q: string) => `
   WHERE id IN (SELECT parent_id FROM ${q}.job_parents WHERE child_id = $1)
   ORDER BY id`;
 
+// A job's children (the dependency graph on the dashboard), found through job_parents_parent_idx.
+export const childrenOf = (q: string) => `
+  SELECT ${JOB_COLUMNS} FROM ${q}.jobs
+  WHERE id IN (SELECT child_id FROM ${q}.job_parents WHERE parent_id = $1)
+  ORDER BY id`;
+
 export const setCheckpoint = (q: string) => `
   UPDATE ${q}.jobs SET checkpoint = $3::json
   WHERE id = $1 AND status = 'dequeued' AND attempts = $2`;

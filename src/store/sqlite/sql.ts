@@ -487,6 +487,11 @@ export const GET_PARENTS = `
 SELECT j.* FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.parent_id
 WHERE p.child_id = ? ORDER BY j.id`;
 
+// A job's children (the dependency graph on the dashboard): the parent index (parent_id, child_id) covers it.
+export const GET_CHILDREN = `
+SELECT j.* FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.child_id
+WHERE p.parent_id = ? ORDER BY j.id`;
+
 export const SET_CHECKPOINT = `UPDATE hewn_jobs SET checkpoint = @checkpoint WHERE ${FENCE}`;
 
 // ---- Flow control (docs/flow-control.md) -----------------------------------------------------------

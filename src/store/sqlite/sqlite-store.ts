@@ -506,6 +506,10 @@ export class SqliteStore implements Store {
     return this.settle("jobParents", () => (this.statement(this.db, sql.GET_PARENTS).all(id) as SqliteJobRow[]).map(toStoredJob));
   }
 
+  jobChildren({ id }: { id: string }): Promise<StoredJob[]> {
+    return this.settle("jobChildren", () => (this.statement(this.db, sql.GET_CHILDREN).all(id) as SqliteJobRow[]).map(toStoredJob));
+  }
+
   jobSetCheckpoint({ id, attempt, checkpoint }: AttemptRef & { checkpoint: string }): Promise<boolean> {
     return this.settle("jobSetCheckpoint", () => this.statement(this.db, sql.SET_CHECKPOINT).run({ id, attempt, checkpoint }).changes > 0);
   }
