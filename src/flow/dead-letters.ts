@@ -12,6 +12,7 @@ import { JobNotFoundError, JobStateError, ValidationError } from "../errors.js";
 import type { Job, JobStatus, Json } from "../job.js";
 import { MAX_BATCH, type Store } from "../store/store.js";
 import { checkInteger, checkKnownKeys, checkName, checkOptionsObject, describe } from "../validate.js";
+import { toPublicJob } from "../store/row.js";
 
 /** Which jobs `queue.retry(filter)` sends back: cancelled ones, optionally of one task. */
 export interface RetryFilter {
@@ -51,8 +52,7 @@ export class DeadLetters {
     const [row] = await this.#deps.store.jobRetry({ ids: [id] });
     if (!row) throw await this.#refusal(id, "cancelled", "only cancelled jobs (dead letters) can be retried, and only while no live job of the same task holds their label");
     this.#deps.onRetried();
-    const { dataError: _unused, ...job } = row;
-    return job as Job<Data, Result>;
+    return toPublicJob<Data, Result>(row);
   }
 
   /** Sends back every cancelled job matching `filter`; returns how many. */

@@ -6,7 +6,8 @@
 import { checkId } from "../admin.js";
 import { JobNotFoundError } from "../errors.js";
 import type { Job } from "../job.js";
-import type { Store, StoredJob } from "../store/store.js";
+import type { Store } from "../store/store.js";
+import { toPublicJob } from "../store/row.js";
 
 /** What {@link Queue.dependencies} resolves with: both sides of one job's edges, each in id order. */
 export interface JobDependencies {
@@ -23,10 +24,5 @@ export async function jobDependencies(store: Store, id: string): Promise<JobDepe
     store.jobGet({ id: checked }), store.jobParents({ id: checked }), store.jobChildren({ id: checked }),
   ]);
   if (!job) throw new JobNotFoundError(checked);
-  return { parents: parents.map(publicJob), children: children.map(publicJob) };
-}
-
-function publicJob(row: StoredJob): Job {
-  const { dataError: _unused, ...job } = row;
-  return job as Job;
+  return { parents: parents.map((row) => toPublicJob(row)), children: children.map((row) => toPublicJob(row)) };
 }

@@ -21,6 +21,7 @@ import { JobCancelledError, JobNotFoundError, QueueClosedError, WaitTimeoutError
 import type { Job } from "../job.js";
 import type { ErrorReporter } from "../report.js";
 import { MAX_BATCH, type Store, type StoredJob } from "../store/store.js";
+import { toPublicJob } from "../store/row.js";
 
 /** Options of {@link Waiters.wait} (`queue.waitFor`). */
 export interface WaitOptions {
@@ -171,7 +172,7 @@ export class Waiters {
         for (const waiter of [...waiters]) waiter.reject(new JobNotFoundError(id, missing));
         continue;
       }
-      const { dataError: _unused, ...job } = row;
+      const job = toPublicJob(row);
       if (job.status === "completed") for (const waiter of [...waiters]) waiter.resolve(job);
       else if (job.status === "cancelled") {
         for (const waiter of [...waiters]) waiter.reject(new JobCancelledError(id, job.reason ?? "cancelled", job));

@@ -9,7 +9,7 @@
  * @module
  */
 import { coerceError } from "../errors.js";
-import type { JobAttemptError, JobStatus, Json } from "../job.js";
+import type { Job, JobAttemptError, JobStatus, Json } from "../job.js";
 import type { StoredJob } from "./store.js";
 
 /** A time as a driver returns it: a `Date` (PostgreSQL timestamptz) or epoch ms (SQLite INTEGER). */
@@ -96,4 +96,10 @@ function decodedOrNull(text: string): Json {
 function decodeErrors(text: string): JobAttemptError[] {
   const decoded = decode(text);
   return "value" in decoded && Array.isArray(decoded.value) ? (decoded.value as unknown as JobAttemptError[]) : [];
+}
+
+/** A stored job as the public API shows it: without the store-only `dataError`. */
+export function toPublicJob<Data = Json, Result = Json>(row: StoredJob): Job<Data, Result> {
+  const { dataError: _unused, ...job } = row;
+  return job as Job<Data, Result>;
 }

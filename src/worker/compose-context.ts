@@ -9,11 +9,12 @@
  * @module
  */
 import { LeaseLostError, ValidationError } from "../errors.js";
-import type { Job, Json } from "../job.js";
+import type { Json } from "../job.js";
 import type { Store, StoredJob } from "../store/store.js";
 import type { JobContext } from "../task.js";
 import { serializeJson } from "../validate.js";
 import type { ContextHost } from "./context.js";
+import { toPublicJob } from "../store/row.js";
 
 /** The attempt as these calls see it. */
 export interface ComposeHost extends ContextHost {
@@ -37,7 +38,7 @@ export function composeContext(
     throw new LeaseLostError(id, attempt, detail);
   };
   return {
-    parents: async <Result = Json>() => (await store.jobParents({ id })).map((row) => publicJob<Result>(row)),
+    parents: async <Result = Json>() => (await store.jobParents({ id })).map((row) => toPublicJob<Json, Result>(row)),
 
     checkpoint: async (state: unknown) => {
       const text = serializeJson(state, "state", maxPayloadBytes);
@@ -60,7 +61,3 @@ export function composeContext(
   };
 }
 
-function publicJob<Result>(row: StoredJob): Job<Json, Result> {
-  const { dataError: _unused, ...job } = row;
-  return job as Job<Json, Result>;
-}
