@@ -98,8 +98,8 @@ function decodeErrors(text: string): JobAttemptError[] {
   return "value" in decoded && Array.isArray(decoded.value) ? (decoded.value as unknown as JobAttemptError[]) : [];
 }
 
-/** A stored job as the public API shows it: without the store-only `dataError`. */
+/** A stored job as the public API shows it: without the store-only `dataError` and `traceContext`. */
 export function toPublicJob<Data = Json, Result = Json>(row: StoredJob): Job<Data, Result> {
-  const { dataError: _unused, ...job } = row;
+  const { dataError: _unused, traceContext: _trace, ...job } = row;
   return job as Job<Data, Result>;
 }
