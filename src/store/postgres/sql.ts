@@ -584,6 +584,20 @@ export const deleteFinished = (q: string) => `
     FOR UPDATE SKIP LOCKED)`;
 
 /**
+ * The earliest `available_at` among the runnable jobs of the lateral name `r.name`: one probe of each
+ * runnable index (priority 0 is ordered by available_at; the rare other priorities are scanned for a min).
+ */
+const earliestRunnable = (q: string) => `
+      SELECT * FROM (
+        SELECT available_at FROM ${q}.jobs
+        WHERE name = r.name AND status IN ${RUNNABLE} AND priority = 0
+        ORDER BY available_at LIMIT 1
+      ) AS plain
+      UNION ALL
+      SELECT min(available_at) FROM ${q}.jobs
+      WHERE name = r.name AND status IN ${RUNNABLE} AND priority <> 0`;
+
+/**
  * Computed against the database clock, so the app server's clock skew cannot shift the wait. Per name,
  * the earliest priority-0 job is one probe of jobs_runnable_idx; other priorities read their small index.
  * greatest() ignores NULLs, hence HAVING: no runnable job yields no row (null), not 0.
@@ -592,16 +606,7 @@ export const msUntilNextAvailable = (q: string) => `
   SELECT greatest(0, extract(epoch FROM min(next.available_at) - now()) * 1000)::float8 AS ms
   FROM unnest($1::text[]) AS r(name)
   CROSS JOIN LATERAL (
-    SELECT available_at FROM (
-      SELECT * FROM (
-        SELECT available_at FROM ${q}.jobs
-        WHERE name = r.name AND status IN ${RUNNABLE} AND priority = 0
-        ORDER BY available_at LIMIT 1
-      ) AS plain
-      UNION ALL
-      SELECT min(available_at) FROM ${q}.jobs
-      WHERE name = r.name AND status IN ${RUNNABLE} AND priority <> 0
-    ) AS candidates
+    SELECT available_at FROM (${earliestRunnable(q)}) AS candidates
   ) AS next
   HAVING min(next.available_at) IS NOT NULL`;
 
@@ -763,14 +768,7 @@ export const oldestReady = (q: string) => `
   SELECT r.name, (extract(epoch FROM now() - min(next.available_at)) * 1000)::float8 AS age_ms
   FROM unnest($1::text[]) AS r(name)
   CROSS JOIN LATERAL (
-    SELECT * FROM (
-      SELECT available_at FROM ${q}.jobs
-      WHERE name = r.name AND status IN ${RUNNABLE} AND priority = 0
-      ORDER BY available_at LIMIT 1
-    ) AS plain
-    UNION ALL
-    SELECT min(available_at) FROM ${q}.jobs
-    WHERE name = r.name AND status IN ${RUNNABLE} AND priority <> 0
+${earliestRunnable(q)}
   ) AS next
   GROUP BY r.name
   HAVING min(next.available_at) <= now()`;
