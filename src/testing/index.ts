@@ -4,7 +4,7 @@
  * and a crash helper that proves a handler idempotent.
  * @packageDocumentation
  */
-export { TestQueue, createTestQueue, type TestQueueOptions, type DrainOptions, type DrainResult, type CrashResult } from "./test-queue.js";
+export { TestQueue, createTestQueue, type TestQueueOptions, type AdvanceOptions, type DrainOptions, type DrainResult, type CrashResult } from "./test-queue.js";
 export { TestClock } from "./clock.js";
 export type { CrashedAttempt } from "./crash.js";
 export type { DeepPartial } from "./match.js";

@@ -6,7 +6,9 @@
  * @module
  */
 import { AssertionError } from "node:assert";
+import { ValidationError } from "../errors.js";
 import { queueInternals, type QueueInternals } from "../internals.js";
+import { enqueueDueSlots } from "../maintenance/periodic-enqueuer.js";
 import type { Job, Json, JobStatus } from "../job.js";
 import { Queue, type QueueOptions } from "../queue.js";
 import type { ErrorContext } from "../report.js";
@@ -28,14 +30,34 @@ export interface TestQueueOptions {
   maxPayloadBytes?: number;
 }
 
+/** Options of {@link TestQueue.advance}. */
+export interface AdvanceOptions {
+  /**
+   * The clock moves while no process runs, as across a deployment or an outage: schedule slots that come
+   * due on the way are *missed*, and each schedule's `catchUp` decides which of them the next drain
+   * enqueues (see docs/unique-and-periodic.md). Default false: the test queue is a process that was running
+   * all along, so every slot since a schedule was declared is *live* and enqueued.
+   */
+  offline?: boolean;
+}
+
 /** Options of {@link TestQueue.drain}. */
 export interface DrainOptions {
   /**
    * Also run jobs that are not due yet (delayed, or failed and waiting out their backoff), moving the
-   * clock forward to each in turn, until no job of a defined task is left to run. Default false: only
-   * what is due now runs, and the clock stays where it is.
+   * clock forward to each in turn, until no job of a defined task is left to run. Schedule slots that
+   * come before such a job are stopped at on the way (each slot's job runs at its slot's time), but a
+   * slot never moves the clock on its own: a schedule always has a next slot, so the drain would never
+   * end. To run schedules forward, give `until`. Default false: only what is due now runs, and the clock
+   * stays where it is.
    */
   advance?: boolean;
+  /**
+   * Implies `advance`, bounded: the clock moves to each job and each schedule slot due at or before
+   * `until` (epoch ms or a Date, not before the clock's reading) in turn, running what is due at each,
+   * and ends at `until`. Jobs due later are left waiting.
+   */
+  until?: number | Date;
   /** Attempts one drain may start before it gives up with an error (a job that re-enqueues itself forever). Default 10 000. */
   maxAttempts?: number;
 }
@@ -78,6 +100,11 @@ export class TestQueue {
   readonly #internals: QueueInternals;
   /** Jobs whose worker "died" (see `crash`): not running anywhere, whatever their lease says. */
   readonly #dead = new Set<string>();
+  /**
+   * When this "process" began taking part in the schedules, on the test clock (the periodic enqueuer's
+   * `liveSince`): when the queue opened, or the end of the last offline advance.
+   */
+  #liveSince: number;
 
   private constructor(queue: Queue, clock: TestClock, errors: Array<{ error: Error; context: ErrorContext }>) {
     this.queue = queue;
@@ -86,6 +113,7 @@ export class TestQueue {
     const internals = queueInternals.get(queue);
     if (internals === undefined) throw new Error("hewn/testing: the queue has no internals");
     this.#internals = internals;
+    this.#liveSince = clock.now();
     queue.on("job:enqueue", ({ jobs }) => this.enqueued.push(...jobs));
   }
 
@@ -101,20 +129,30 @@ export class TestQueue {
     return new TestQueue(await Queue.open("sqlite::memory:", queueOptions), clock, errors);
   }
 
-  /** Moves the clock `ms` forward: delays, retry backoffs and leases that end by then are due. */
-  advance(ms: number): void {
+  /**
+   * Moves the clock `ms` forward: delays, retry backoffs, leases and schedule slots that end by then are
+   * due (the next `drain` enqueues the slots' jobs and runs them). With `{ offline: true }` no process ran
+   * meanwhile: the slots on the way were missed, and each schedule's `catchUp` decides.
+   */
+  advance(ms: number, options: AdvanceOptions = {}): void {
     this.clock.advance(ms);
+    if (options.offline === true) this.#liveSince = this.clock.now();
   }
 
   /**
    * Runs every due job of the tasks defined on this queue (and jobs they enqueue, and retries that are
-   * due at once) with the real worker, and resolves when none is left due or running. Jobs the store
+   * due at once) with the real worker, and resolves when none is left due or running. First, and each
+   * time the clock moves, it runs one round of periodic enqueueing on the test clock, as a started
+   * queue's periodic enqueuer would: each schedule slot due by now is enqueued, once. Jobs the store
    * does not hand out now are left for a later drain: those of a paused task, and those held back by a
    * limit (a rate limit's window moves with the test clock) once nothing runs and nothing starts.
    * @throws Error if more than `maxAttempts` attempts started (a job that re-enqueues itself forever).
+   * @throws ValidationError if `until` is not a time at or after the clock's reading.
    */
   async drain(options: DrainOptions = {}): Promise<DrainResult> {
     const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    const until = options.until === undefined ? undefined : this.#checkUntil(options.until);
+    const advance = options.advance === true || until !== undefined;
     const { events } = this.#internals;
     const worker = new Worker(this.#internals);
     let attempts = 0;
@@ -122,6 +160,7 @@ export class TestQueue {
     events.on("job:start", counted);
     try {
       await worker.start();
+      await this.#enqueueSlots();
       let progressAt = performance.now();
       let seen = -1;
       for (;;) {
@@ -135,8 +174,14 @@ export class TestQueue {
         // test clock, a group at its limit with nothing running here) are left for a later drain.
         const stalled = running === 0 && performance.now() - progressAt > STALL_MS;
         if ((due === 0 || stalled) && running === 0) {
-          if (!options.advance || next === undefined || stalled) break;
-          this.clock.set(next);
+          if (!advance || stalled) break;
+          // A handler may have declared or removed a schedule: look again before choosing where to stop.
+          const slots = await this.#enqueueSlots();
+          if (slots.enqueued > 0) continue;
+          const stop = nextStop(this.clock.now(), next, slots.next, until);
+          if (stop === undefined) break;
+          this.clock.set(stop);
+          await this.#enqueueSlots();
           continue;
         }
         if (due > 0) worker.wake();
@@ -209,6 +254,33 @@ export class TestQueue {
     return this.queue.close({ grace: 0 });
   }
 
+  /**
+   * Periodic enqueueing on the test clock (the round a started queue's enqueuer runs), repeated while a
+   * schedule has more due slots than one round hands out. Resolves to how many slot jobs it stored and
+   * the next slot after now.
+   */
+  async #enqueueSlots(): Promise<{ enqueued: number; next: number | undefined }> {
+    let enqueued = 0;
+    const count = ({ jobs }: { jobs: readonly unknown[] }) => void (enqueued += jobs.length);
+    this.#internals.events.on("job:enqueue", count);
+    try {
+      for (;;) {
+        const round = await enqueueDueSlots(this.#internals, { liveSince: () => this.#liveSince });
+        if (!round.more) return { enqueued, next: round.next };
+      }
+    } finally {
+      this.#internals.events.off("job:enqueue", count);
+    }
+  }
+
+  #checkUntil(until: number | Date): number {
+    const ms = until instanceof Date ? until.getTime() : until;
+    if (typeof ms !== "number" || !Number.isFinite(ms) || ms < this.clock.now()) {
+      throw new ValidationError("options.until", `must be a time (epoch ms or a Date) at or after the clock's reading ${new Date(this.clock.now()).toISOString()}`);
+    }
+    return ms;
+  }
+
   /** Jobs of defined tasks that are due now or running, and when the next one not yet due will be. */
   async #pending(): Promise<{ due: number; running: number; next: number | undefined }> {
     const { store, tasks } = this.#internals;
@@ -232,6 +304,21 @@ export class TestQueue {
     }
     return { due, running, next };
   }
+}
+
+/**
+ * Where `drain({ advance })` moves the clock next, from `now`: the next job not yet due (`job`; only up to
+ * `until` when given), or a schedule slot (`slot`) before that job or `until`, whichever comes first;
+ * failing both, `until` itself if the clock has not reached it. Undefined: the drain is over. A slot alone
+ * never moves the clock without `until`, since a schedule always has a next slot.
+ */
+function nextStop(now: number, job: number | undefined, slot: number | undefined, until: number | undefined): number | undefined {
+  const jobStop = job !== undefined && (until === undefined || job <= until) ? job : undefined;
+  const horizon = until ?? job;
+  const slotStop = slot !== undefined && horizon !== undefined && slot <= horizon ? slot : undefined;
+  const stops = [jobStop, slotStop].filter((time): time is number => time !== undefined);
+  if (stops.length > 0) return Math.max(now, Math.min(...stops));
+  return until !== undefined && until > now ? until : undefined;
 }
 
 /** Opens a {@link TestQueue}: a real queue on an in-memory database, with a clock the test moves. */
