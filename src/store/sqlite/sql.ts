@@ -249,7 +249,7 @@ RETURNING *`;
  * can claim the same rows between this and CLAIM_JOB. Two index ranges, priority 0 and the rest (see
  * migration 3); each branch yields its own first @limit, so the merged first @limit is exact.
  */
-export const SELECT_CLAIMABLE = `
+const SELECT_CLAIMABLE = `
 SELECT id FROM (
   SELECT * FROM (
     SELECT id, priority, available_at FROM hewn_jobs
@@ -276,7 +276,7 @@ const ERRORS_WITH_CRASH = `(
       'message', @crashMessage)) AS appended))`;
 
 /**
- * One row at a time, so the claimed rows come back in the order SELECT_CLAIMABLE chose. A job still
+ * One job, by id (the claims of tasks with flow limits, whose plan picks the ids). A job still
  * `dequeued` here had its lease expire with no outcome written: that previous attempt crashed, which is
  * counted and recorded in `errors`. Where the job stood in line is kept for a release.
  */
@@ -288,6 +288,13 @@ SET status = 'dequeued', attempts = attempts + 1, crashes = crashes + (status = 
     started_at = @now, available_at = @now + @leaseMs, ended_at = NULL
 WHERE id = @id
 RETURNING *`;
+
+/**
+ * The claim of a task without flow limits: CLAIM_JOB's SET on SELECT_CLAIMABLE's rows, in one statement
+ * (a statement per row cost twice as much). RETURNING gives no order, so the caller sorts the rows back
+ * into claim order: priority, then `available_before_claim` (where each stood in line), then id.
+ */
+export const CLAIM_JOBS = CLAIM_JOB.replace("WHERE id = @id", `WHERE id IN (${SELECT_CLAIMABLE})`);
 
 /** The fence of every outcome write: still leased by the attempt that claimed it. */
 const FENCE = "id = @id AND status = 'dequeued' AND attempts = @attempt";
@@ -442,6 +449,9 @@ WHERE id IN (SELECT id FROM descendant) AND status = 'enqueued' AND waiting_pare
 
 /** A parent named by `after`, as a new child sees it (inside the insert's transaction). */
 export const PARENT_STATUS = "SELECT status FROM hewn_jobs WHERE id = ?";
+
+/** Whether any job has parents (a row, or none): when none has, no completion can release a child. */
+export const ANY_PARENT_LINK = "SELECT 1 FROM hewn_job_parents LIMIT 1";
 
 export const INSERT_PARENT_LINK = "INSERT OR IGNORE INTO hewn_job_parents (child_id, parent_id) VALUES (?, ?)";
 
