@@ -6,14 +6,17 @@
  *
  *   node --import tsx bench/profile/drain.ts sqlite 40000 50
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile/drain.ts pg 40000 50
+ *   npm run build && HEWN_FROM=dist node --cpu-prof --import tsx bench/profile/drain.ts pg 40000 50
  * @module
  */
 import os from "node:os";
 import path from "node:path";
 import { readFileSync, readdirSync, rmSync } from "node:fs";
 import pg from "pg";
-import { Queue } from "../../src/index.js";
+import type { Queue as QueueClass } from "../../src/index.js";
 
+// HEWN_FROM=dist profiles the compiled package (npm run build first): what users run, with real line numbers.
+const { Queue } = (await import(process.env.HEWN_FROM === "dist" ? "../../dist/index.js" : "../../src/index.js")) as { Queue: typeof QueueClass };
 const [storeArg = "sqlite", jobsArg = "40000", workersArg = "50"] = process.argv.slice(2);
 const jobs = Number(jobsArg);
 const workers = Number(workersArg);

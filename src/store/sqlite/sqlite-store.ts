@@ -63,6 +63,9 @@ type Statement = Database.Statement<unknown[], unknown>;
 /** A `hewn_jobs` row as this driver returns it: ids and times are plain numbers. */
 type SqliteJobRow = JobRow & { id: number; available_before_claim?: number | null };
 
+/** A row id as text: what a completion names (an id of any other shape matches no row). */
+const ROW_ID = /^[1-9][0-9]{0,14}$/;
+
 /** The order SELECT_CLAIMABLE chose, for rows just claimed: priority, where each stood in line, id. */
 function inClaimOrder(a: SqliteJobRow, b: SqliteJobRow): number {
   return Number(b.priority) - Number(a.priority) || (a.available_before_claim ?? 0) - (b.available_before_claim ?? 0) || a.id - b.id;
@@ -573,21 +576,19 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Inside a transaction: completes the attempts `items` (fenced) and releases their waiting children;
-   * returns the ids written. The children are looked for only if any job has parents at all: that one
-   * lookup per batch saves a statement per job for the many queues that never use `after`.
+   * Inside a transaction: completes the attempts `items` (fenced, in one statement) and releases their
+   * waiting children; returns the ids written. The children are looked for only if any job has parents
+   * at all: that one lookup per batch saves a statement per job for the many queues that never use `after`.
    */
   private completeAll(items: readonly CompleteItem[], now: number): Set<string> {
-    const applied = new Set<string>();
-    if (items.length === 0) return applied;
-    const complete = this.statement(this.db, sql.COMPLETE_JOB);
-    const release = this.statement(this.db, sql.ANY_PARENT_LINK).get() !== undefined ? this.statement(this.db, sql.RELEASE_CHILDREN) : undefined;
-    for (const { id, attempt, result } of items) {
-      if (complete.run({ id, attempt, result, now }).changes === 0) continue;
-      release?.run({ id, now });
-      applied.add(id);
+    // An id that is not a row id cannot be completed: left out rather than coerced into one.
+    const batch = items.filter((item) => ROW_ID.test(item.id)).map(({ id, attempt, result }) => [Number(id), attempt, result]);
+    if (batch.length === 0) return new Set();
+    const written = this.statement(this.db, sql.COMPLETE_JOBS).pluck().all({ items: JSON.stringify(batch), now }) as number[];
+    if (written.length > 0 && this.statement(this.db, sql.ANY_PARENT_LINK).get() !== undefined) {
+      for (const id of written) this.completed(String(id), now);
     }
-    return applied;
+    return new Set(written.map(String));
   }
 
   /**
