@@ -56,7 +56,12 @@ export class Attempt {
   readonly task: Task;
   readonly lease: Lease;
   readonly #deps: AttemptDeps;
-  readonly #controller = new AbortController();
+  /**
+   * Made on first use of `signal`: most handlers never read it, and an AbortController per job was a
+   * noticeable share of a busy worker's CPU. `#abortedWith` keeps the reason until then.
+   */
+  #controller: AbortController | undefined;
+  #abortedWith: { reason: Error } | undefined;
   #state: AttemptState = "live";
   /** What `ctx.transaction` committed, announced once the handler returns. */
   #committed: { job: StoredJob; result: unknown } | undefined;
@@ -89,6 +94,10 @@ export class Attempt {
   }
 
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abortedWith) this.#controller.abort(this.#abortedWith.reason);
+    }
     return this.#controller.signal;
   }
 
@@ -133,8 +142,15 @@ export class Attempt {
     if (this.#state !== "live") return false;
     this.#state = state;
     this.#deps.heartbeat.untrack(this.lease);
-    this.#controller.abort(reason);
+    this.#abort(reason);
     return true;
+  }
+
+  /** Aborts the handler's signal with `reason` (the first reason only, as an AbortController does). */
+  #abort(reason: Error): void {
+    if (this.#abortedWith) return;
+    this.#abortedWith = { reason };
+    this.#controller?.abort(reason);
   }
 
   async #run(): Promise<void> {
@@ -213,7 +229,7 @@ export class Attempt {
       const lifetime = task.lifetime;
       if (lifetime === undefined) return;
       timers.push(setTimeout(() => {
-        this.#controller.abort(new LifetimeExceededError(`handler ran longer than its lifetime of ${lifetime} ms`));
+        this.#abort(new LifetimeExceededError(`handler ran longer than its lifetime of ${lifetime} ms`));
         timers.push(setTimeout(() => finish({
           ok: false,
           error: new LifetimeExceededError(

@@ -34,7 +34,10 @@ export function createContext(
   };
   return {
     job,
-    signal: host.signal,
+    // A getter: the attempt makes its AbortController only when a handler asks for the signal.
+    get signal() {
+      return host.signal;
+    },
     extend: async (ms: number) => {
       checkDuration(ms, "ms", { min: 1 });
       ensureLive();

@@ -11,6 +11,7 @@ import Database from "better-sqlite3";
 import { StoreError, ValidationError } from "../../src/errors.js";
 import { MIGRATIONS } from "../../src/store/sqlite/migrations.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import * as sql from "../../src/store/sqlite/sql.js";
 import type { StoredJob } from "../../src/store/store.js";
 import { Signal, insertOne, newJob, until, within } from "../helpers.js";
 import { runReleasedTogether } from "../process/spawn.js";
@@ -249,6 +250,39 @@ describe("SqliteStore with the user's better-sqlite3 handle as tx", () => {
       await store.close();
       await loc.drop();
     }
+  });
+});
+
+describe("SqliteStore batched statements", () => {
+  test("a batch of completions looks each job up by primary key, whatever the table holds", async () => {
+    await withStore(async ({ file, store }) => {
+      // Enough rows for the planner to prefer an index over a scan, in every status a listing indexes.
+      for (let i = 0; i < 50; i++) await insertOne(store, newJob("plan"));
+      const db = new Database(file);
+      try {
+        db.exec("ANALYZE");
+        const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql.COMPLETE_JOBS}`).all({ items: "[[1,1,\"null\"]]", now: T0 }) as Array<{ detail: string }>;
+        const details = plan.map((row) => row.detail);
+        assert.ok(details.some((detail) => /SEARCH hewn_jobs USING INTEGER PRIMARY KEY/.test(detail)), details.join("; "));
+        assert.ok(!details.some((detail) => /hewn_jobs USING (COVERING )?INDEX/.test(detail)), details.join("; "));
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  test("completions with ids that are not row ids write nothing and break nothing", async () => {
+    await withStore(async ({ store }) => {
+      const job = await insertOne(store, newJob("odd-ids"));
+      const { claimed } = await store.jobClaim({ requests: [{ name: "odd-ids", limit: 1, leaseMs: LEASE }] });
+      assert.equal(claimed[0]?.id, job.id);
+      const written = await store.jobCompleteMany({ items: [
+        { id: `${job.id}abc`, attempt: 1, result: "1" }, { id: "0", attempt: 1, result: "2" }, { id: "-1", attempt: 1, result: "3" },
+        { id: job.id, attempt: 1, result: "{\"ok\":true}" },
+      ] });
+      assert.deepEqual([...written], [job.id]);
+      assert.deepEqual((await store.jobGet({ id: job.id }))?.result, { ok: true });
+    });
   });
 });
 

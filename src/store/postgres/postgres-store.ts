@@ -33,6 +33,7 @@ import type {
 } from "../store.js";
 import { claimWithLimits } from "./flow-claim.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
+import { parseTimestamptz } from "./parse-time.js";
 import { scanDescending } from "../list-order.js";
 import { Listener } from "./listener.js";
 import { applyMigrations, pendingMigrations } from "./migrations.js";
@@ -58,14 +59,20 @@ interface Queryable {
 
 /**
  * Per-query type parsers, immune to a user's global `pg.types.setTypeParser`: ids stay exact decimal
- * strings (int8 → text), and json arrives as text so a payload that fails to parse becomes `dataError`
- * on that job instead of failing the whole query.
+ * strings (int8 → text), json arrives as text so a payload that fails to parse becomes `dataError`
+ * on that job instead of failing the whole query, and timestamps take a fast path (parse-time.ts).
  */
 const INT8_OID = 20;
 const JSON_OID = 114;
+const TIMESTAMPTZ_OID = 1184;
+const parseTimestamptzSlowly = pg.types.getTypeParser(TIMESTAMPTZ_OID, "text");
+const readTimestamptz = (value: string) => parseTimestamptz(value, parseTimestamptzSlowly);
 const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: (oid: number, format?: string) =>
-    oid === INT8_OID || oid === JSON_OID ? (value: string) => value : pg.types.getTypeParser(oid, format as "text"),
+  getTypeParser: (oid: number, format?: string) => {
+    if (oid === INT8_OID || oid === JSON_OID) return (value: string) => value;
+    if (oid === TIMESTAMPTZ_OID && format !== "binary") return readTimestamptz;
+    return pg.types.getTypeParser(oid, format as "text");
+  },
 };
 
 export class PostgresStore implements Store {
@@ -338,7 +345,7 @@ export class PostgresStore implements Store {
     const merged = [...byName.values()];
     const valid = completions.filter((item) => isId(item.id));
     if (merged.length === 0 && valid.length === 0) return { completed: new Set(), claimed: [] };
-    const rows = await this.rows<JobRow & { completed_ids: string[]; paused_names: string[] }>("jobClaim", this.statements.completeAndClaim, [
+    const rows = await this.rows<JobRow & { completed_ids: string[] | null; paused_names: string[] | null }>("jobClaim", this.statements.completeAndClaim, [
       merged.map((r) => r.name),
       merged.map((r) => r.limit),
       merged.map((r) => r.leaseMs),

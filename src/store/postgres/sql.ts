@@ -457,7 +457,8 @@ export const transactionStatus = "SELECT transaction_timestamp() <> statement_ti
  * - The ANY(ARRAY(...)) is redundant with the join but makes the UPDATE look rows up by primary key: the
  *   planner cannot see how few rows "LIMIT lim" yields and would otherwise hash-join a full table scan.
  * - The result has one row per claimed job, or a single row of NULL job columns when none was claimed;
- *   every row carries the ids whose completion was written.
+ *   the first row carries the ids whose completion was written and the paused names (the others carry
+ *   NULL: parsing the same arrays again on every row cost more client CPU than anything else per job).
  * - Completions release waiting children and notify waiters (afterCompletion; $9, $10 the channels).
  */
 /**
@@ -530,8 +531,10 @@ export const completeAndClaim = (q: string) => `
       ${afterCompletion(q, "$9", "$10")}
     FROM done
   )
-  SELECT completed.completed_ids::text[] AS completed_ids, completed.paused_names, claimed.*
+  SELECT CASE WHEN row_number() OVER claim_order = 1 THEN completed.completed_ids::text[] END AS completed_ids,
+    CASE WHEN row_number() OVER claim_order = 1 THEN completed.paused_names END AS paused_names, claimed.*
   FROM completed LEFT JOIN claimed ON true
+  WINDOW claim_order AS (ORDER BY claimed.priority DESC, claimed.claim_order, claimed.id)
   ORDER BY claimed.priority DESC, claimed.claim_order, claimed.id`;
 
 // Outcome writes are fenced on (status = 'dequeued', attempts): a worker whose lease was lost and

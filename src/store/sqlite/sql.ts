@@ -305,7 +305,7 @@ RETURNING *`;
  * can claim the same rows between this and CLAIM_JOB. Two index ranges, priority 0 and the rest (see
  * migration 3); each branch yields its own first @limit, so the merged first @limit is exact.
  */
-export const SELECT_CLAIMABLE = `
+const SELECT_CLAIMABLE = `
 SELECT id FROM (
   SELECT * FROM (
     SELECT id, priority, available_at FROM hewn_jobs
@@ -332,7 +332,7 @@ const ERRORS_WITH_CRASH = `(
       'message', @crashMessage)) AS appended))`;
 
 /**
- * One row at a time, so the claimed rows come back in the order SELECT_CLAIMABLE chose. A job still
+ * One job, by id (the claims of tasks with flow limits, whose plan picks the ids). A job still
  * `dequeued` here had its lease expire with no outcome written: that previous attempt crashed, which is
  * counted and recorded in `errors`. Where the job stood in line is kept for a release.
  */
@@ -345,13 +345,33 @@ SET status = 'dequeued', attempts = attempts + 1, crashes = crashes + (status = 
 WHERE id = @id
 RETURNING *`;
 
+/**
+ * The claim of a task without flow limits: CLAIM_JOB's SET on SELECT_CLAIMABLE's rows, in one statement
+ * (a statement per row cost twice as much). RETURNING gives no order, so the caller sorts the rows back
+ * into claim order: priority, then `available_before_claim` (where each stood in line), then id.
+ */
+export const CLAIM_JOBS = CLAIM_JOB.replace("WHERE id = @id", `WHERE id IN (${SELECT_CLAIMABLE})`);
+
 /** The fence of every outcome write: still leased by the attempt that claimed it. */
 const FENCE = "id = @id AND status = 'dequeued' AND attempts = @attempt";
 
-export const COMPLETE_JOB = `
-UPDATE hewn_jobs
-SET status = 'completed', result = @result, reason = NULL, ended_at = @now, finished_at = @now, checkpoint = NULL
-WHERE ${FENCE}`;
+const COMPLETED_SET = "status = 'completed', reason = NULL, ended_at = @now, finished_at = @now, checkpoint = NULL";
+
+export const COMPLETE_JOB = `UPDATE hewn_jobs SET ${COMPLETED_SET}, result = @result WHERE ${FENCE}`;
+
+/**
+ * A batch of completions in one statement (a statement per job cost as much as the whole claim):
+ * @items is a JSON array of [id, attempt, result text]. The batch must be the outer loop and each job a
+ * primary-key lookup: MATERIALIZED and the unary `+` (which keeps the status index out of the plan) see
+ * to it, since left to itself the planner may walk the status index once per item, which is quadratic
+ * (test/store/sqlite-store.test.ts checks the plan). Returns the ids written (the others were fenced out).
+ */
+export const COMPLETE_JOBS = `
+WITH done AS MATERIALIZED (SELECT value ->> 0 AS id, value ->> 1 AS attempt, value ->> 2 AS result FROM json_each(@items))
+UPDATE hewn_jobs SET ${COMPLETED_SET}, result = done.result
+FROM done
+WHERE hewn_jobs.id = done.id AND +hewn_jobs.status = 'dequeued' AND hewn_jobs.attempts = done.attempt
+RETURNING hewn_jobs.id`;
 
 export const FAIL_JOB = `
 UPDATE hewn_jobs
@@ -498,6 +518,9 @@ WHERE id IN (SELECT id FROM descendant) AND status = 'enqueued' AND waiting_pare
 
 /** A parent named by `after`, as a new child sees it (inside the insert's transaction). */
 export const PARENT_STATUS = "SELECT status FROM hewn_jobs WHERE id = ?";
+
+/** Whether any job has parents (a row, or none): when none has, no completion can release a child. */
+export const ANY_PARENT_LINK = "SELECT 1 FROM hewn_job_parents LIMIT 1";
 
 export const INSERT_PARENT_LINK = "INSERT OR IGNORE INTO hewn_job_parents (child_id, parent_id) VALUES (?, ?)";
 
