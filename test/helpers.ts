@@ -3,7 +3,9 @@
  * fixtures to insert straight through a store.
  */
 import type { TestContext } from "node:test";
-import { Queue, type QueueOptions, type QueueEvents, type ErrorContext } from "../src/index.js";
+import type Database from "better-sqlite3";
+import type pg from "pg";
+import { Queue, SqlTransaction, type QueueOptions, type QueueEvents, type ErrorContext, type TransactionHandle } from "../src/index.js";
 import type { NewJob, Store, StoredJob } from "../src/store/store.js";
 import type { StoreHarness, TestLocation } from "./harness/harness.js";
 
@@ -116,6 +118,21 @@ export async function setup(t: TestContext, harness: StoreHarness, options: Queu
   };
   const queue = await another();
   return { loc, queue, errors, another };
+}
+
+/**
+ * The driver's transaction `tx` (of `loc.transaction`) seen only through `SqlTransaction`, as an ORM's
+ * transaction is: hewn then sends its JSON statements through `query` instead of using the driver.
+ */
+export function asSqlTransaction(kind: StoreHarness["kind"], tx: TransactionHandle): SqlTransaction {
+  return new SqlTransaction(kind === "postgres"
+    ? { query: async (text, values) => (await (tx as pg.Client).query(text, [...values])).rows }
+    : {
+      query: async (text, values) => {
+        const statement = (tx as Database.Database).prepare(text);
+        return statement.reader ? statement.all(...values) as Array<Record<string, unknown>> : (statement.run(...values), []);
+      },
+    }, "a test's SqlTransaction");
 }
 
 /** A job to insert through `Store.jobInsertMany`: available now, priority 0, no label or group, data `{}` (JSON text) unless given. */

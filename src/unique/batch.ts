@@ -7,9 +7,7 @@
  * statement, which PostgreSQL's `ON CONFLICT DO UPDATE` requires.
  * @module
  */
-import { ValidationError } from "../errors.js";
 import type { NewJob, StoredJob } from "../store/store.js";
-import type { SqlTransaction } from "../tx/sql-transaction.js";
 
 /** A batch folded per key: the items to store, and for each input item which of them is its job. */
 export interface FoldedBatch {
@@ -59,15 +57,4 @@ export function unfold(batch: FoldedBatch, stored: readonly StoredJob[]): Stored
     seen.add(index);
     return { ...job, duplicate: first ? job.duplicate === true : true };
   });
-}
-
-/**
- * Labelled jobs (unique jobs) are not stored through an ORM's transaction yet: the statement used there
- * does not deduplicate, and a label that silently failed to deduplicate would be worse than a clear no.
- */
-export function rejectLabelledThroughOrm(tx: SqlTransaction, jobs: readonly NewJob[]): void {
-  if (jobs.some((job) => job.label !== null)) {
-    throw new ValidationError("options.tx", `${tx.source}: labelled (unique) jobs cannot be stored through an ORM's transaction yet; `
-      + "pass the driver's own connection as tx (the pg client that ran BEGIN, or the better-sqlite3 handle)");
-  }
 }

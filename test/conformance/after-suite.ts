@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
 import { JobCancelledError, JobNotFoundError, ValidationError, type Job } from "../../src/index.js";
 import { WAITING_FOR_PARENTS_AT } from "../../src/job.js";
-import { Signal, setup, taskName, within } from "../helpers.js";
+import { Signal, asSqlTransaction, setup, taskName, within } from "../helpers.js";
+
+const LONG_DELAY = 3_600_000;
 
 export function afterSuite(harness: StoreHarness): void {
   test("a job after another waits (enqueued, never available by itself), then runs with its parents' results", async (t) => {
@@ -151,5 +153,75 @@ export function afterSuite(harness: StoreHarness): void {
     assert.deepEqual(await queue.dependencies(alone.id), { parents: [], children: [] });
     await assert.rejects(queue.dependencies("987654321"), JobNotFoundError);
     await assert.rejects(async () => queue.dependencies({} as never), ValidationError);
+  });
+
+  test("after through an ORM's transaction (SqlTransaction): parents recorded as on the driver's connection, the child waits", async (t) => {
+    const { queue, loc, another } = await setup(t, harness);
+    const name = taskName();
+    const isField = (field: string) => (error: unknown) => error instanceof ValidationError && error.field === field;
+    const parent = await queue.enqueue(name, { step: "parent" });
+    const dead = await queue.enqueue(name, { step: "dead" }, { delay: LONG_DELAY });
+    await queue.cancel(dead.id, "gone");
+    // A completed parent, run by another queue that is closed again: no worker writes while the
+    // transaction below holds SQLite's write lock.
+    const doneName = taskName("done");
+    const done = await queue.enqueue(doneName);
+    const runner = await another();
+    runner.define(doneName, () => null);
+    await runner.start();
+    await within(runner.waitFor(done.id), "the completed parent");
+    await runner.close();
+
+    let child: Job | undefined;
+    let graph: Job[] = [];
+    await loc.transaction(true, async (handle) => {
+      const tx = asSqlTransaction(harness.kind, handle);
+      child = await queue.enqueue(name, { step: "child" }, { after: [parent.id, done.id], tx });
+      assert.equal(child.status, "enqueued");
+      assert.equal(child.availableAt.getTime(), WAITING_FOR_PARENTS_AT, "one parent is still to complete");
+      // In the same transaction: a graph by index, and a child of a completed parent (available at once).
+      graph = await queue.enqueueMany([
+        { name, data: { step: "root" }, after: [parent.id] }, { name, data: { step: "leaf" }, after: [0, done.id] },
+      ], { tx });
+      assert.deepEqual(graph.map((job) => job.availableAt.getTime()), [WAITING_FOR_PARENTS_AT, WAITING_FOR_PARENTS_AT]);
+      const ready = await queue.enqueue(name, { step: "ready" }, { after: [done.id], tx });
+      assert.notEqual(ready.availableAt.getTime(), WAITING_FOR_PARENTS_AT);
+      // A bad parent fails the call and stores nothing, though the transaction goes on and commits.
+      await assert.rejects(queue.enqueueMany([{ name, data: { step: "orphan" } }, { name, after: [0, "987654321"] }], { tx }), isField("after"));
+      await assert.rejects(queue.enqueue(name, { step: "orphan" }, { after: [dead.id], tx }), isField("after"));
+    });
+    const ids = (jobs: Job[]) => jobs.map((job) => job.id);
+    const byId = (a: string, b: string) => Number(a) - Number(b);
+    assert.deepEqual((await queue.list({ name, limit: 100 })).filter((job) => (job.data as { step: string }).step === "orphan"), [], "nothing of the failed calls");
+    assert.deepEqual(ids((await queue.dependencies(child!.id)).parents), [parent.id, done.id]);
+    assert.deepEqual(ids((await queue.dependencies(graph[1]!.id)).parents), [done.id, graph[0]!.id].sort(byId));
+    assert.deepEqual(ids((await queue.dependencies(parent.id)).children), [child!.id, graph[0]!.id]);
+
+    const gate = new Signal();
+    queue.define<{ step: string }>(name, async (ctx) => {
+      if (ctx.job.data.step === "parent") await gate.promise;
+      return { step: ctx.job.data.step, parents: (await ctx.parents()).map((job) => job.id) };
+    }, { workers: 4 });
+    await queue.start();
+    const parentDone = queue.waitFor(parent.id);
+    assert.equal((await queue.get(child!.id))?.startedAt, null, "the child did not start while its parent ran");
+    gate.resolve();
+    await within(parentDone, "the parent");
+    const finished = await within(queue.waitFor(child!.id), "the child");
+    assert.deepEqual((finished.result as { parents: string[] }).parents.sort(byId), [parent.id, done.id]);
+    assert.ok(finished.startedAt! >= (await queue.get(parent.id))!.finishedAt!);
+    await within(queue.waitFor(graph[1]!.id), "the leaf");
+  });
+
+  test("after through an ORM's transaction that rolls back leaves neither the child nor its edges", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    const parent = await queue.enqueue(name);
+    let rolledBack = "";
+    await loc.transaction(false, async (handle) => {
+      rolledBack = (await queue.enqueue(name, {}, { after: [parent.id], tx: asSqlTransaction(harness.kind, handle) })).id;
+    });
+    assert.equal(await queue.get(rolledBack), null);
+    assert.deepEqual(await queue.dependencies(parent.id), { parents: [], children: [] });
   });
 }

@@ -5,11 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { StoreHarness } from "../harness/harness.js";
-import type Database from "better-sqlite3";
-import type pg from "pg";
-import { SqlTransaction, ValidationError, type Queue, type SqlExecutor, type TransactionHandle } from "../../src/index.js";
+import { ValidationError, type Queue } from "../../src/index.js";
 import type { Store } from "../../src/store/store.js";
-import { Signal, insertOne, newJob, nextEvent, setup, taskName, within } from "../helpers.js";
+import { Signal, asSqlTransaction, insertOne, newJob, nextEvent, setup, taskName, within } from "../helpers.js";
 
 const LONG = 3_600_000;
 
@@ -178,21 +176,72 @@ export function uniqueSuite(harness: StoreHarness): void {
     assert.deepEqual((await queue.list({ name, label: "L" })).map((job) => job.id), [committed]);
   });
 
-  test("through an ORM's transaction (SqlTransaction) a labelled job is refused on options.tx, not stored undeduplicated", async (t) => {
+  test("through an ORM's transaction (SqlTransaction) labels deduplicate, replace and fold as on the driver's connection", async (t) => {
     const { queue, loc } = await setup(t, harness);
     const name = taskName();
-    const executor = (tx: TransactionHandle): SqlExecutor => harness.kind === "postgres"
-      ? { query: async (text, values) => (await (tx as pg.Client).query(text, [...values])).rows }
-      : {
-        query: async (text, values) => {
-          const statement = (tx as Database.Database).prepare(text);
-          return statement.reader ? statement.all(...values) as Array<Record<string, unknown>> : (statement.run(...values), []);
-        },
-      };
-    await loc.transaction(false, async (tx) => {
-      await assert.rejects(queue.enqueue(name, {}, { label: "L", tx: new SqlTransaction(executor(tx)) }), rejectsWith("options.tx"));
+    const standing = await queue.enqueue(name, { n: 1 }, { label: "L" });
+    const cancelled = await queue.enqueue(name, { n: 1 }, { label: "C" });
+    await queue.cancel(cancelled.id, "gone");
+    let fresh = "";
+    await loc.transaction(true, async (handle) => {
+      const tx = asSqlTransaction(harness.kind, handle);
+      const dup = await queue.enqueue(name, { n: 2 }, { label: "L", tx });
+      assert.equal(dup.duplicate, true);
+      assert.equal(dup.id, standing.id);
+      assert.deepEqual(dup.data, { n: 1 }, "kept as it was");
+      const replaced = await queue.enqueue(name, { n: 3 }, { label: "L", onDuplicate: "replace", tx });
+      assert.equal(replaced.id, standing.id);
+      assert.deepEqual(replaced.data, { n: 3 }, "replaced while it waits");
+      const freed = await queue.enqueue(name, {}, { label: "C", tx });
+      assert.equal(freed.duplicate, false, "a cancelled holder frees the label");
+      // One batch: two items of one new key fold into one job; unlabelled items keep their order.
+      const batch = await queue.enqueueMany([
+        { name, data: { k: 1 }, label: "M" }, { name, data: { k: 2 } }, { name, data: { k: 3 }, label: "M" }, { name, data: { k: 4 } },
+        { name, data: { k: 5 }, label: "L" },
+      ], { tx });
+      assert.deepEqual(batch.map((job) => job.duplicate), [false, false, true, false, true]);
+      assert.equal(batch[2]?.id, batch[0]?.id);
+      assert.equal(batch[4]?.id, standing.id);
+      assert.deepEqual(batch.map((job) => job.data), [{ k: 1 }, { k: 2 }, { k: 1 }, { k: 4 }, { n: 3 }]);
+      assert.ok(Number(batch[1]?.id) < Number(batch[3]?.id));
+      const again = await queue.enqueue(name, {}, { label: "M", tx });
+      assert.equal(again.id, batch[0]?.id, "a duplicate inside the same transaction");
+      fresh = again.id;
     });
-    assert.equal((await queue.count(name)).enqueued, 0);
+    assert.deepEqual((await queue.get(standing.id))?.data, { n: 3 });
+    assert.deepEqual((await queue.list({ name, label: "M" })).map((job) => job.id), [fresh]);
+
+    let rolledBack = "";
+    await loc.transaction(false, async (handle) => {
+      const job = await queue.enqueue(name, {}, { label: "R", tx: asSqlTransaction(harness.kind, handle) });
+      assert.equal(job.duplicate, false);
+      rolledBack = job.id;
+    });
+    assert.equal(await queue.get(rolledBack), null);
+    assert.equal((await queue.enqueue(name, {}, { label: "R" })).duplicate, false, "the rolled-back job left the label free");
+  });
+
+  test("through an ORM's transaction (SqlTransaction) a completed holder stands for its isolation window", async (t) => {
+    const { queue, loc, another } = await setup(t, harness);
+    const name = taskName();
+    const isolated = await queue.enqueue(name, {}, { label: "iso", isolation: LONG });
+    const plain = await queue.enqueue(name, {}, { label: "plain" });
+    // Run by a queue that is closed again: no worker writes while the transaction holds SQLite's write lock.
+    const runner = await another();
+    runner.define(name, () => null);
+    await runner.start();
+    await within(Promise.all([runner.waitFor(isolated.id), runner.waitFor(plain.id)]), "both jobs");
+    await runner.close();
+    await loc.transaction(true, async (handle) => {
+      const tx = asSqlTransaction(harness.kind, handle);
+      const held = await queue.enqueue(name, {}, { label: "iso", isolation: LONG, tx });
+      assert.equal(held.duplicate, true);
+      assert.equal(held.id, isolated.id);
+      assert.equal(held.status, "completed");
+      const next = await queue.enqueue(name, {}, { label: "plain", tx });
+      assert.equal(next.duplicate, false, "no isolation: a completed holder frees the label");
+    });
+    assert.equal((await queue.list({ name, label: "plain" })).length, 2);
   });
 
   test("retention keeps a completed job while its isolation window is open", async (t) => {

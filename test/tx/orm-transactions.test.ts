@@ -3,7 +3,8 @@
  * and Drizzle, each on PostgreSQL and on SQLite (Prisma, which needs a generated client, is in
  * prisma.test.ts). For each: rolled back → no job (and no order row); committed → the job runs; and the
  * worker is woken by the commit itself: the task polls only once a minute, so a job that runs within
- * the test's wait was woken, and one woken before the commit would not have been claimable yet.
+ * the test's wait was woken, and one woken before the commit would not have been claimable yet. Labels
+ * deduplicate and `after` records parents inside the ORM's transaction as on the driver's connection.
  */
 import "../leak-check.js";
 import { describe, test, type TestContext } from "node:test";
@@ -16,17 +17,32 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import { drizzle as drizzleSqlite } from "drizzle-orm/better-sqlite3";
 import { sql } from "drizzle-orm";
 import {
-  SqlTransaction, ValidationError, fromDrizzle, fromKnex, fromKysely, type Job, type Queue,
+  SqlTransaction, ValidationError, fromDrizzle, fromKnex, fromKysely, type EnqueueOptions, type EnqueuedJob, type Job, type Json, type Queue,
+  type TransactionHandle,
 } from "../../src/index.js";
+import { WAITING_FOR_PARENTS_AT } from "../../src/job.js";
 import type { StoreHarness, TestLocation } from "../harness/harness.js";
 import { postgresHarness, databaseUrl } from "../harness/postgres.js";
 import { sqliteHarness } from "../harness/sqlite.js";
-import { Signal, newJob, setup, taskName, within } from "../helpers.js";
+import { Signal, setup, taskName, within } from "../helpers.js";
+
+/** One `enqueue` call of {@link App.enqueueIn}: the adapter's `tx` is added to its options, which may be made from the jobs of the calls before it. */
+interface Call {
+  name: string;
+  data?: Json;
+  options?: Omit<EnqueueOptions, "tx"> | ((before: Job[]) => Omit<EnqueueOptions, "tx">);
+}
+
+function optionsOf(call: Call, before: Job[]): Omit<EnqueueOptions, "tx"> {
+  return typeof call.options === "function" ? call.options(before) : call.options ?? {};
+}
 
 /** The application's side of one test: an ORM on the test location with an `orders` table. */
 interface App {
   /** In one ORM transaction: inserts an order, enqueues `name` with `data`, then commits, or throws to roll back. */
   placeOrder(queue: Queue, name: string, data: { order: number }, commit: boolean): Promise<Job<{ order: number }>>;
+  /** In one ORM transaction: makes the calls in turn, then commits, or throws to roll back; resolves to their jobs either way. */
+  enqueueIn(queue: Queue, commit: boolean, calls: Call[]): Promise<EnqueuedJob[]>;
   orders(): Promise<number>;
   close(): Promise<void>;
 }
@@ -51,6 +67,13 @@ async function createOrders(loc: TestLocation): Promise<string> {
 
 function sqliteFile(loc: TestLocation): string {
   return loc.url.slice("sqlite:".length);
+}
+
+/** Makes the calls in turn inside the transaction `tx`. */
+async function enqueueAll(queue: Queue, calls: Call[], tx: SqlTransaction | TransactionHandle): Promise<EnqueuedJob[]> {
+  const jobs: EnqueuedJob[] = [];
+  for (const call of calls) jobs.push(await queue.enqueue<Json>(call.name, call.data ?? {}, { ...optionsOf(call, jobs), tx }));
+  return jobs;
 }
 
 /** Runs `body` and, unless committing, throws ROLLBACK after it so the ORM rolls back. */
@@ -84,6 +107,8 @@ const knexCase = (client: "pg" | "better-sqlite3"): OrmCase => ({
         await trx.raw(`INSERT INTO ${table} (id, item) VALUES (?, ?)`, [data.order, "book"]);
         return keep(await queue.enqueue(name, data, { tx: fromKnex(trx) }));
       }))),
+      enqueueIn: (queue, commit, calls) => captured((keep) => knex.transaction((trx) => thenMaybeRollBack(commit, async () =>
+        keep(await enqueueAll(queue, calls, fromKnex(trx)))))),
       orders: async () => Number((await knex.raw(`SELECT count(*) AS n FROM ${table}`).then(rowsOf))[0]?.n),
       close: () => knex.destroy(),
     };
@@ -108,6 +133,8 @@ const kyselyCase = (store: "postgres" | "sqlite"): OrmCase => ({
         await trx.withSchema(loc.schema ?? "main").insertInto("orders").values({ id: data.order, item: "book" }).execute();
         return keep(await queue.enqueue(name, data, { tx: fromKysely(trx) }));
       }))),
+      enqueueIn: (queue, commit, calls) => captured((keep) => db.transaction().execute((trx) => thenMaybeRollBack(commit, async () =>
+        keep(await enqueueAll(queue, calls, fromKysely(trx)))))),
       orders: async () => Number((await db.withSchema(loc.schema ?? "main").selectFrom("orders").select((e) => e.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).n),
       close: () => db.destroy(),
     };
@@ -126,6 +153,8 @@ const drizzleCase = (store: "postgres" | "sqlite"): OrmCase => ({
           await tx.execute(sql`INSERT INTO ${table} (id, item) VALUES (${data.order}, 'book')`);
           return keep(await queue.enqueue(name, data, { tx: fromDrizzle(tx) }));
         }))),
+        enqueueIn: (queue, commit, calls) => captured((keep) => db.transaction((tx) => thenMaybeRollBack(commit, async () =>
+          keep(await enqueueAll(queue, calls, fromDrizzle(tx)))))),
         orders: async () => Number((await db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM ${table}`)).rows[0]?.n),
         close: () => pool.end(),
       };
@@ -137,6 +166,12 @@ const drizzleCase = (store: "postgres" | "sqlite"): OrmCase => ({
       placeOrder: (queue, name, data, commit) => captured(async (keep) => db.transaction((tx) => {
         tx.run(sql`INSERT INTO ${table} (id, item) VALUES (${data.order}, 'book')`);
         keep(queue.enqueueSync(name, data, { tx: fromDrizzle(tx) }));
+        if (!commit) throw ROLLBACK;
+      })),
+      enqueueIn: (queue, commit, calls) => captured(async (keep) => db.transaction((tx) => {
+        const jobs: EnqueuedJob[] = [];
+        for (const call of calls) jobs.push(queue.enqueueSync<Json>(call.name, call.data ?? {}, { ...optionsOf(call, jobs), tx: fromDrizzle(tx) }));
+        keep(jobs);
         if (!commit) throw ROLLBACK;
       })),
       orders: async () => Number(db.get<{ n: number }>(sql`SELECT count(*) AS n FROM ${table}`)?.n),
@@ -188,27 +223,67 @@ for (const { harness, cases } of STORES) {
         const stored = await queue.get(job.id);
         assert.equal(stored?.createdAt.getTime(), job.createdAt.getTime());
       });
+
+      test("a labelled job meets the standing job (duplicate, same id); rolled back, it leaves nothing", async (t) => {
+        const { queue, app } = await openApp(t, harness, orm);
+        const name = taskName();
+        const standing = await queue.enqueue(name, { n: 1 }, { label: "L" });
+        const [dup, fresh, again, replaced] = await app.enqueueIn(queue, true, [
+          { name, data: { n: 2 }, options: { label: "L" } },
+          { name, data: { n: 3 }, options: { label: "M" } },
+          { name, data: { n: 4 }, options: { label: "M" } },
+          { name, data: { n: 5 }, options: { label: "L", onDuplicate: "replace" } },
+        ]);
+        assert.equal(dup?.duplicate, true);
+        assert.equal(dup?.id, standing.id);
+        assert.equal(fresh?.duplicate, false);
+        assert.equal(again?.duplicate, true, "a duplicate inside the same transaction");
+        assert.equal(again?.id, fresh?.id);
+        assert.equal(replaced?.id, standing.id);
+        assert.deepEqual((await queue.get(standing.id))?.data, { n: 5 }, "onDuplicate: replace");
+        assert.deepEqual((await queue.list({ name, label: "M" })).map((job) => job.id), [fresh?.id]);
+
+        const [gone] = await app.enqueueIn(queue, false, [{ name, options: { label: "R" } }]);
+        assert.equal(gone?.duplicate, false);
+        assert.equal(await queue.get(gone?.id ?? ""), null);
+        assert.deepEqual(await queue.list({ name, label: "R" }), []);
+        assert.equal((await queue.enqueue(name, {}, { label: "R" })).duplicate, false, "the label is free");
+      });
+
+      test("after: the child waits for its parent and runs once the parent completed; rolled back, no edge is left", async (t) => {
+        const { queue, app } = await openApp(t, harness, orm);
+        const name = taskName();
+        const parent = await queue.enqueue(name, { step: "parent" });
+        const [child, sibling, nephew] = await app.enqueueIn(queue, true, [
+          { name, data: { step: "child" }, options: { after: [parent.id] } },
+          { name, data: { step: "sibling" } },
+          // After a job of the same transaction.
+          { name, data: { step: "nephew" }, options: (before) => ({ after: [before[1]!.id] }) },
+        ]);
+        assert.equal(child?.availableAt.getTime(), WAITING_FOR_PARENTS_AT);
+        assert.deepEqual((await queue.dependencies(child!.id)).parents.map((job) => job.id), [parent.id]);
+        assert.deepEqual((await queue.dependencies(nephew!.id)).parents.map((job) => job.id), [sibling!.id]);
+        const [gone] = await app.enqueueIn(queue, false, [{ name, data: { step: "gone" }, options: { after: [parent.id] } }]);
+        assert.equal(await queue.get(gone!.id), null);
+        assert.deepEqual((await queue.dependencies(parent.id)).children.map((job) => job.id), [child!.id], "no edge of the rollback");
+
+        const gate = new Signal();
+        const order: string[] = [];
+        queue.define<{ step: string }>(name, async (ctx) => {
+          if (ctx.job.data.step === "parent") await gate.promise;
+          order.push(ctx.job.data.step);
+        }, { workers: 4 });
+        await queue.start();
+        const parentDone = queue.waitFor(parent.id);
+        await within(queue.waitFor(nephew!.id), "the nephew");
+        assert.equal((await queue.get(child!.id))?.status, "enqueued", "the child waits while its parent runs");
+        gate.resolve();
+        await within(parentDone, "the parent");
+        await within(queue.waitFor(child!.id), "the child");
+        assert.ok(order.indexOf("parent") < order.indexOf("child"));
+      });
     });
   }
-}
-
-for (const { harness } of STORES) {
-  const skip = harness.kind === "postgres" ? ((await postgresHarness.skipReason()) ?? false) : false;
-  test(`${harness.kind}: a job with parents (after) through an ORM's transaction is refused, not stored without them`, { skip }, async (t) => {
-    const loc = await harness.fresh();
-    t.after(() => loc.drop());
-    const store = await loc.openStore();
-    const knex = knexFactory(harness.kind === "postgres"
-      ? { client: "pg", connection: databaseUrl, pool: { min: 0, max: 1 } }
-      : { client: "better-sqlite3", connection: { filename: sqliteFile(loc) }, useNullAsDefault: true });
-    t.after(() => knex.destroy());
-    const name = taskName();
-    const [parent] = await store.jobInsertMany({ jobs: [newJob(name)] });
-    const child = newJob(name, { after: { ids: [parent?.id ?? ""], indexes: [] } });
-    await assert.rejects(knex.transaction((trx) => store.jobInsertMany({ jobs: [child], tx: fromKnex(trx) })),
-      (error: unknown) => error instanceof ValidationError && error.field === "options.after");
-    assert.equal((await store.jobCountByStatus({ name })).enqueued, 1, "only the parent");
-  });
 }
 
 describe("adapters refuse what is not a transaction", () => {

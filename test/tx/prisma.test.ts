@@ -17,7 +17,8 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ValidationError, fromPrisma, type Job, type Queue } from "../../src/index.js";
+import { ValidationError, fromPrisma, type EnqueueOptions, type EnqueuedJob, type Job, type Json, type Queue } from "../../src/index.js";
+import { WAITING_FOR_PARENTS_AT } from "../../src/job.js";
 import { postgresHarness, databaseUrl } from "../harness/postgres.js";
 import { Signal, setup, taskName, within } from "../helpers.js";
 
@@ -83,7 +84,22 @@ describe("Prisma on postgres: enqueue inside an interactive transaction", { skip
       if (!job) throw new Error("nothing was enqueued");
       return job;
     };
-    return { ...s, prisma, placeOrder };
+    /** In one transaction: enqueues `calls` in turn (each may name earlier ones' ids); throws out of it to roll back. */
+    const enqueueIn = async (queue: Queue, commit: boolean, calls: Array<(before: EnqueuedJob[]) => [string, Json, Omit<EnqueueOptions, "tx">]>): Promise<EnqueuedJob[]> => {
+      const jobs: EnqueuedJob[] = [];
+      const rollback = new Error("rolled back");
+      await prisma.$transaction(async (tx) => {
+        for (const call of calls) {
+          const [name, data, options] = call(jobs);
+          jobs.push(await queue.enqueue<Json>(name, data, { ...options, tx: fromPrisma(tx) }));
+        }
+        if (!commit) throw rollback;
+      }).catch((error: unknown) => {
+        if (error !== rollback) throw error;
+      });
+      return jobs;
+    };
+    return { ...s, prisma, placeOrder, enqueueIn };
   }
 
   test("rolled back: neither the order nor the job exists", async (t) => {
@@ -104,6 +120,53 @@ describe("Prisma on postgres: enqueue inside an interactive transaction", { skip
     assert.deepEqual(job.data, { order: 7 });
     assert.deepEqual(await within(ran.promise, "the committed job to run", 10_000), { order: 7 });
     assert.equal(await prisma.order.count(), 1);
+  });
+
+  test("a labelled job meets the standing job (duplicate, same id); rolled back, it leaves nothing", async (t) => {
+    const { queue, enqueueIn } = await openApp(t);
+    const name = taskName();
+    const standing = await queue.enqueue(name, { n: 1 }, { label: "L" });
+    const [dup, fresh, again] = await enqueueIn(queue, true, [
+      () => [name, { n: 2 }, { label: "L" }], () => [name, { n: 3 }, { label: "M" }], () => [name, { n: 4 }, { label: "M", onDuplicate: "replace" }],
+    ]);
+    assert.equal(dup?.duplicate, true);
+    assert.equal(dup?.id, standing.id);
+    assert.equal(fresh?.duplicate, false);
+    assert.equal(again?.id, fresh?.id);
+    assert.deepEqual(again?.data, { n: 4 }, "replaced within the transaction");
+    const [gone] = await enqueueIn(queue, false, [() => [name, {}, { label: "R" }]]);
+    assert.equal(await queue.get(gone!.id), null);
+    assert.equal((await queue.enqueue(name, {}, { label: "R" })).duplicate, false, "the label is free");
+  });
+
+  test("after: the child waits for its parent and runs once the parent completed; rolled back, no edge is left", async (t) => {
+    const { queue, enqueueIn } = await openApp(t);
+    const name = taskName();
+    const parent = await queue.enqueue(name, { step: "parent" });
+    const [child, sibling, nephew] = await enqueueIn(queue, true, [
+      () => [name, { step: "child" }, { after: [parent.id] }],
+      () => [name, { step: "sibling" }, {}],
+      (before) => [name, { step: "nephew" }, { after: [before[1]!.id] }],
+    ]);
+    assert.equal(child?.availableAt.getTime(), WAITING_FOR_PARENTS_AT);
+    assert.deepEqual((await queue.dependencies(child!.id)).parents.map((job) => job.id), [parent.id]);
+    assert.deepEqual((await queue.dependencies(nephew!.id)).parents.map((job) => job.id), [sibling!.id]);
+    const [gone] = await enqueueIn(queue, false, [() => [name, {}, { after: [parent.id] }]]);
+    assert.equal(await queue.get(gone!.id), null);
+    assert.deepEqual((await queue.dependencies(parent.id)).children.map((job) => job.id), [child!.id]);
+
+    const gate = new Signal();
+    queue.define<{ step: string }>(name, async (ctx) => {
+      if (ctx.job.data.step === "parent") await gate.promise;
+    }, { workers: 4 });
+    await queue.start();
+    const parentDone = queue.waitFor(parent.id);
+    await within(queue.waitFor(nephew!.id), "the nephew");
+    assert.equal((await queue.get(child!.id))?.startedAt, null, "the child waits while its parent runs");
+    gate.resolve();
+    await within(parentDone, "the parent");
+    const done = await within(queue.waitFor(child!.id), "the child");
+    assert.ok(done.startedAt! >= (await queue.get(parent.id))!.finishedAt!);
   });
 
   test("the PrismaClient itself is refused: its queries would run outside the transaction", async (t) => {

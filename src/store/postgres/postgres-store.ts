@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
-import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
+import { foldByLabel, unfold } from "../../unique/batch.js";
 import { insertedRow, toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
@@ -104,7 +104,16 @@ export class PostgresStore implements Store {
     this.q = sql.quoteIdent(options.schema);
     this.channel = sql.channelName(options.schema);
     this.finishedChannel = sql.finishedChannelName(options.schema);
-    this.statements = { ...prepareStatements(this.q), insertJobsJson: { text: sql.insertJobsJson(this.q, this.channel) } };
+    this.statements = {
+      ...prepareStatements(this.q),
+      orm: {
+        insertJobs: sql.insertJobsJson(this.q, this.channel),
+        insertUniqueJobs: sql.insertUniqueJobsJson(this.q, this.channel),
+        lockParents: sql.lockParentsJson(this.q),
+        insertParentLinks: sql.insertParentLinksJson(this.q),
+        makeWaiting: sql.makeWaitingJson(this.q),
+      },
+    };
     // pg.Pool emits 'error' when an idle client's connection dies; with no listener that crashes the process.
     this.onPoolError = (error) => options.onError?.(new StoreError(`idle PostgreSQL connection failed: ${error.message}`, { cause: error }));
     this.pool.on("error", this.onPoolError);
@@ -121,14 +130,12 @@ export class PostgresStore implements Store {
 
   async jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     const withParents = jobs.some((job) => job.after);
-    if (tx == null) return withParents ? this.inTransaction((client) => this.insertWithParents(jobs, client)) : this.insertMany(jobs);
-    if (tx instanceof SqlTransaction) {
-      if (withParents) throw new ValidationError("options.after", "is not supported inside an ORM transaction yet; pass the pg client instead");
-      return this.insertThrough(tx, jobs);
-    }
+    if (tx == null) return withParents ? this.inTransaction((client) => this.insertWithParents(jobs, this.clientPath(client))) : this.insertMany(jobs, this.clientPath());
+    if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     const client = await transactionClient(tx);
+    const path = this.clientPath(client);
     try {
-      return await (withParents ? this.insertWithParents(jobs, client) : this.insertMany(jobs, client));
+      return await (withParents ? this.insertWithParents(jobs, path) : this.insertMany(jobs, path));
     } catch (error) {
       // pg learns that a transaction failed only after the failing query's promise settled: the status
       // checked above may still have said "in transaction".
@@ -137,44 +144,27 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async insertMany(jobs: NewJob[], client?: Queryable): Promise<StoredJob[]> {
+  private async insertMany(jobs: NewJob[], path: InsertPath): Promise<StoredJob[]> {
     if (jobs.length === 0) return [];
-    if (jobs.some((job) => job.label !== null)) return this.insertUnique(jobs, client);
-    const [only] = jobs;
-    if (jobs.length === 1 && only) {
-      const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null, only.traceContext ?? null];
-      return (await this.rows<JobRow>("jobInsertMany", this.statements.insertJob, values, client)).map(toStoredJob);
-    }
-    const rows = await this.rows<{ id: string; created_at: Date; available_at: Date }>("jobInsertMany", this.statements.insertJobs, [
-      jobs.map((job) => job.name),
-      jobs.map((job) => job.data),
-      jobs.map((job) => job.delayMs),
-      jobs.map((job) => job.priority),
-      jobs.map((job) => job.label),
-      this.channel,
-      jobs.map((job) => job.group ?? null),
-      jobs.map((job) => job.traceContext ?? null),
-    ], client);
-    if (rows.length !== jobs.length) throw new StoreError(`PostgreSQL jobInsertMany: ${jobs.length} jobs inserted, ${rows.length} rows back`);
-    // In id order, which is the batch's order (see insertJobs).
-    return rows.map((row, index) => toStoredJob(insertedRow(jobs[index]!, row.id, row.created_at, row.available_at)));
+    if (jobs.some((job) => job.label !== null)) return this.insertUnique(jobs, path);
+    return path.plain(jobs);
   }
 
   /**
    * Inside a transaction: locks the existing parents first (see migration 6), then inserts the jobs, links
    * them, and makes those with parents still to complete wait.
    */
-  private async insertWithParents(jobs: NewJob[], client: Queryable): Promise<StoredJob[]> {
+  private async insertWithParents(jobs: NewJob[], path: InsertPath): Promise<StoredJob[]> {
     const named = [...new Set(jobs.flatMap((job) => job.after?.ids ?? []))];
     for (const id of named) if (!isId(id)) throw new ValidationError("after", `no job has the id ${JSON.stringify(id.slice(0, 100))}`);
-    const locked = await this.rows<{ id: string; status: JobStatus }>("jobInsertMany", this.statements.lockParents, [named], client);
+    const locked = await path.lockParents(named);
     const statusOf = new Map(locked.map((row) => [row.id, row.status]));
     for (const id of named) {
       const status = statusOf.get(id);
       if (status === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
       if (status === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
     }
-    const inserted = await this.insertMany(jobs, client);
+    const inserted = await this.insertMany(jobs, path);
     const children: string[] = [];
     const parents: string[] = [];
     const waiting = new Map<string, number>();
@@ -191,33 +181,21 @@ export class PostgresStore implements Store {
       }
       if (count > 0) waiting.set(child, count);
     });
-    await this.query("jobInsertMany", this.statements.insertParentLinks, [children, parents], client);
+    await path.link(children, parents);
     // Parents new in this insert are flagged too (no one else can see them yet, so no race to lock out).
     const fresh = [...new Set(jobs.flatMap((job) => job.after?.indexes.map((i) => inserted[i]?.id ?? "") ?? []))].filter(isId);
-    if (fresh.length > 0) await this.query("jobInsertMany", this.statements.lockParents, [fresh], client);
+    if (fresh.length > 0) await path.lockParents(fresh);
     if (waiting.size === 0) return inserted;
-    const rows = await this.rows<JobRow>("jobInsertMany", this.statements.makeWaiting,
-      [[...waiting.keys()], [...waiting.values()], new Date(WAITING_FOR_PARENTS_AT)], client);
-    const updated = new Map(rows.map((row) => [String(row.id), toStoredJob(row)]));
+    const rows = await path.makeWaiting([...waiting.keys()], [...waiting.values()]);
+    const updated = new Map(rows.map((row) => [row.id, row]));
     return inserted.map((job) => updated.get(job.id) ?? job);
   }
 
   /** A batch with labelled items: folded per key, one statement (see `insertUniqueJobs`), each item given its job. */
-  private async insertUnique(jobs: NewJob[], client?: Queryable): Promise<StoredJob[]> {
+  private async insertUnique(jobs: NewJob[], path: InsertPath): Promise<StoredJob[]> {
     const batch = foldByLabel(jobs);
     const { items } = batch;
-    const rows = await this.rows<JobRow & { inserted: boolean }>("jobInsertMany", this.statements.insertUniqueJobs, [
-      items.map((job) => job.name),
-      items.map((job) => job.data),
-      items.map((job) => job.delayMs),
-      items.map((job) => job.priority),
-      items.map((job) => job.label),
-      items.map((job) => job.isolationMs ?? 0),
-      items.map((job) => job.replace === true),
-      this.channel,
-      items.map((job) => job.group ?? null),
-      items.map((job) => job.traceContext ?? null),
-    ], client);
+    const rows = await path.unique(items);
     const byKey = new Map<string, StoredJob>();
     const unlabelled: StoredJob[] = [];
     for (const row of rows) {
@@ -232,17 +210,85 @@ export class PostgresStore implements Store {
     return unfold(batch, stored as StoredJob[]);
   }
 
-  /** Inside a transaction reached only through an ORM (see `sql.insertJobsJson`). */
+  /** The statements of an insert on a pg client: the caller's (inside their transaction), or the pool's. */
+  private clientPath(client?: Queryable): InsertPath {
+    const run = <R>(statement: Statement, values: unknown[]) => this.rows<R>("jobInsertMany", statement, values, client);
+    return {
+      plain: async (jobs) => {
+        const [only] = jobs;
+        if (jobs.length === 1 && only) {
+          const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null, only.traceContext ?? null];
+          return (await run<JobRow>(this.statements.insertJob, values)).map(toStoredJob);
+        }
+        const rows = await run<{ id: string; created_at: Date; available_at: Date }>(this.statements.insertJobs, [
+          jobs.map((job) => job.name),
+          jobs.map((job) => job.data),
+          jobs.map((job) => job.delayMs),
+          jobs.map((job) => job.priority),
+          jobs.map((job) => job.label),
+          this.channel,
+          jobs.map((job) => job.group ?? null),
+          jobs.map((job) => job.traceContext ?? null),
+        ]);
+        if (rows.length !== jobs.length) throw new StoreError(`PostgreSQL jobInsertMany: ${jobs.length} jobs inserted, ${rows.length} rows back`);
+        // In id order, which is the batch's order (see insertJobs).
+        return rows.map((row, index) => toStoredJob(insertedRow(jobs[index]!, row.id, row.created_at, row.available_at)));
+      },
+      unique: (items) => run<JobRow & { inserted: boolean }>(this.statements.insertUniqueJobs, [
+        items.map((job) => job.name),
+        items.map((job) => job.data),
+        items.map((job) => job.delayMs),
+        items.map((job) => job.priority),
+        items.map((job) => job.label),
+        items.map((job) => job.isolationMs ?? 0),
+        items.map((job) => job.replace === true),
+        this.channel,
+        items.map((job) => job.group ?? null),
+        items.map((job) => job.traceContext ?? null),
+      ]),
+      lockParents: (ids) => run<{ id: string; status: JobStatus }>(this.statements.lockParents, [ids]),
+      link: async (children, parents) => {
+        await run(this.statements.insertParentLinks, [children, parents]);
+      },
+      makeWaiting: async (ids, counts) =>
+        (await run<JobRow>(this.statements.makeWaiting, [ids, counts, new Date(WAITING_FOR_PARENTS_AT)])).map(toStoredJob),
+    };
+  }
+
+  /**
+   * The same statements through an ORM's transaction (`SqlTransaction`): each takes one JSON parameter
+   * and returns each row as one JSON text (see `sql.insertJobsJson`), so nothing depends on how the
+   * library binds arrays, parses int8 or timestamps, or names columns.
+   */
+  private ormPath(tx: SqlTransaction): InsertPath {
+    const run = async <R>(text: string, input: unknown): Promise<R[]> =>
+      (await tx.query(text, [JSON.stringify(input)])).map((row) => JSON.parse(String(onlyValue(row))) as R);
+    const { orm } = this.statements;
+    return {
+      plain: async (jobs) => (await run<JobRow>(orm.insertJobs, jobs.map(jsonInput))).map(toStoredJob),
+      unique: (items) => run<JobRow & { inserted: boolean }>(orm.insertUniqueJobs,
+        items.map((job) => ({ ...jsonInput(job), isolationMs: job.isolationMs ?? 0, replace: job.replace === true }))),
+      lockParents: (ids) => (ids.length === 0 ? Promise.resolve([]) : run<{ id: string; status: JobStatus }>(orm.lockParents, ids)),
+      link: async (children, parents) => {
+        if (children.length > 0) await tx.query(orm.insertParentLinks, [JSON.stringify(children.map((child, i) => [child, parents[i]]))]);
+      },
+      makeWaiting: async (ids, counts) => (await run<JobRow>(orm.makeWaiting, {
+        at: new Date(WAITING_FOR_PARENTS_AT).toISOString(), jobs: ids.map((id, i) => [id, counts[i]]),
+      })).map(toStoredJob),
+    };
+  }
+
+  /**
+   * Inside a transaction reached only through an ORM: checked to be one, then the same insert as on a
+   * pg client (labels, parents and all) through the JSON statements of `ormPath`.
+   */
   private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
     this.assertOpen();
     try {
       const status = onlyValue((await tx.query(sql.transactionStatus, []))[0]);
       if (status !== true) throw new ValidationError("options.tx", `${tx.source}: ${NOT_IN_TRANSACTION_MESSAGE}`);
-      if (jobs.length === 0) return [];
-      rejectLabelledThroughOrm(tx, jobs);
-      const input = jobs.map(({ name, data, delayMs, priority, label, group = null, traceContext = null }) => ({ name, data, delayMs, priority, label, group, traceContext }));
-      const rows = await tx.query(this.statements.insertJobsJson.text, [JSON.stringify(input)]);
-      return rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow));
+      const path = this.ormPath(tx);
+      return await (jobs.some((job) => job.after) ? this.insertWithParents(jobs, path) : this.insertMany(jobs, path));
     } catch (error) {
       if (pgCode(error) === FAILED_TRANSACTION) throw new ValidationError("options.tx", FAILED_TRANSACTION_MESSAGE, { cause: error });
       throw wrap(error, "jobInsertMany");
@@ -667,7 +713,27 @@ interface Statement {
   readonly name?: string;
 }
 
-type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number] | "insertJobsJson", Statement>;
+type Statements = Record<(typeof PREPARED)[number] | (typeof UNPREPARED)[number], Statement> & {
+  /** The statements sent through an ORM's transaction (see `ormPath`): texts only, never prepared by name. */
+  orm: Record<"insertJobs" | "insertUniqueJobs" | "lockParents" | "insertParentLinks" | "makeWaiting", string>;
+};
+
+/**
+ * The statements of one insert, run on a pg client or through an ORM's transaction: `insertMany`,
+ * `insertUnique` and `insertWithParents` decide the same way whichever runs them.
+ */
+interface InsertPath {
+  /** Unlabelled jobs, in input order. */
+  plain(jobs: NewJob[]): Promise<StoredJob[]>;
+  /** A folded batch with labelled items (see `insertUniqueJobs`); rows in no set order. */
+  unique(items: NewJob[]): Promise<Array<JobRow & { inserted: boolean }>>;
+  /** Locks and flags the parents (see `lockParents`); the ids found, with their status. */
+  lockParents(ids: string[]): Promise<Array<{ id: string; status: JobStatus }>>;
+  /** Records child → parent edges (pairs at the same index). */
+  link(children: string[], parents: string[]): Promise<void>;
+  /** Makes the children wait for `counts[i]` parents; the updated jobs. */
+  makeWaiting(ids: string[], counts: number[]): Promise<StoredJob[]>;
+}
 
 /**
  * Hot statements are prepared: parsed and planned once per connection instead of on every call.
@@ -685,7 +751,7 @@ const UNPREPARED = [
   "upsertSchedule", "deleteSchedule", "childrenOf",
 ] as const;
 
-function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
+function prepareStatements(q: string): Omit<Statements, "orm"> {
   const statements = {} as Record<string, Statement>;
   for (const key of PREPARED) {
     const text = sql[key](q);
@@ -693,7 +759,7 @@ function prepareStatements(q: string): Omit<Statements, "insertJobsJson"> {
     statements[key] = { text, name: `hewn_${key}_${createHash("sha1").update(text).digest("hex").slice(0, 10)}` };
   }
   for (const key of UNPREPARED) statements[key] = { text: sql[key](q) };
-  return statements as Omit<Statements, "insertJobsJson">;
+  return statements as Omit<Statements, "orm">;
 }
 
 /** Driver errors become StoreError (cause kept); hewn's own errors pass through unchanged. */
@@ -701,6 +767,11 @@ function wrap(error: unknown, operation: string): HewnError {
   if (error instanceof HewnError) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new StoreError(`PostgreSQL ${operation} failed: ${message}`, { cause: error });
+}
+
+/** An ORM path's input item of a job (see `sql.insertJobsJson`). */
+function jsonInput({ name, data, delayMs, priority, label, group = null, traceContext = null }: NewJob) {
+  return { name, data, delayMs, priority, label, group, traceContext };
 }
 
 /**

@@ -296,10 +296,19 @@ export const insertJobs = (q: string) => `
  * - `inserted`: xmax is 0 on a freshly inserted row version, set on an updated one.
  * - Rows come back in no set order: unlabelled items are matched by id order, labelled ones by key.
  */
-export const insertUniqueJobs = (q: string) => `
-  WITH input AS (
+export const insertUniqueJobs = (q: string) => uniqueJobs(q, `
     SELECT * FROM unnest($1::text[], $2::text[], $3::float8[], $4::int[], $5::text[], $6::float8[], $7::bool[], $9::text[], $10::text[])
-      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, isolation_ms, replace, group_key, trace_context, ord)
+      WITH ORDINALITY AS i(name, data, delay_ms, priority, label, isolation_ms, replace, group_key, trace_context, ord)`,
+"$8", "SELECT upserted.* FROM upserted CROSS JOIN notified ORDER BY upserted.id");
+
+/**
+ * The statement of {@link insertUniqueJobs} over any `input` (a query with the columns name, data,
+ * delay_ms, priority, label, isolation_ms, replace, group_key, trace_context, ord), notifying `channel`
+ * (an SQL expression), ending with `select` (which reads upserted and notified).
+ */
+function uniqueJobs(q: string, input: string, channel: string, select: string): string {
+  return `
+  WITH input AS (${input}
   ), freed AS (
     UPDATE ${q}.jobs AS t SET unique_key = NULL
     FROM input
@@ -321,11 +330,25 @@ export const insertUniqueJobs = (q: string) => `
             FROM input WHERE input.name = EXCLUDED.name AND input.label = EXCLUDED.unique_key) AS r)
     RETURNING ${T_JOB_COLUMNS}, t.xmax = 0 AS inserted
   ), notified AS (
-    SELECT count(pg_notify($8, name)) AS n
+    SELECT count(pg_notify(${channel}, name)) AS n
     FROM (SELECT DISTINCT name FROM upserted WHERE available_at <= now()) AS ready
   )
-  SELECT upserted.* FROM upserted CROSS JOIN notified ORDER BY upserted.id`;
+  ${select}`;
+}
 
+/**
+ * A job row as one JSON text (the output of every statement sent through an ORM's transaction): ids as
+ * text, times as epoch ms, JSON columns as their text. `extra` adds pairs (`, 'key', expression`).
+ */
+function jobJson(extra = ""): string {
+  return `json_build_object(
+    'id', id::text, 'name', name, 'data', data::text, 'status', status,
+    'created_at', extract(epoch FROM created_at) * 1000, 'available_at', extract(epoch FROM available_at) * 1000,
+    'started_at', extract(epoch FROM started_at) * 1000, 'ended_at', extract(epoch FROM ended_at) * 1000,
+    'finished_at', extract(epoch FROM finished_at) * 1000, 'attempts', attempts, 'crashes', crashes,
+    'result', result::text, 'reason', reason, 'label', label, 'group_key', group_key, 'priority', priority, 'progress', progress,
+    'errors', errors::text, 'trace_context', trace_context${extra})::text`;
+}
 
 /**
  * The batch of `insertJobs` for a transaction hewn reaches only through an ORM (`SqlTransaction`): one
@@ -348,14 +371,52 @@ export const insertJobsJson = (q: string, channel: string) => `
     SELECT count(pg_notify(${quoteLiteral(channel)}, name)) AS n
     FROM (SELECT DISTINCT name FROM inserted WHERE available_at <= now()) AS ready
   )
-  SELECT json_build_object(
-    'id', id::text, 'name', name, 'data', data::text, 'status', status,
-    'created_at', extract(epoch FROM created_at) * 1000, 'available_at', extract(epoch FROM available_at) * 1000,
-    'started_at', extract(epoch FROM started_at) * 1000, 'ended_at', extract(epoch FROM ended_at) * 1000,
-    'finished_at', extract(epoch FROM finished_at) * 1000, 'attempts', attempts, 'crashes', crashes,
-    'result', result::text, 'reason', reason, 'label', label, 'group_key', group_key, 'priority', priority, 'progress', progress,
-    'errors', errors::text, 'trace_context', trace_context)::text AS job
+  SELECT ${jobJson()} AS job
   FROM inserted CROSS JOIN notified ORDER BY inserted.id`;
+
+/**
+ * `insertUniqueJobs` through an ORM's transaction: the same statement over one JSON parameter
+ * (`[{ name, data, delayMs, priority, label, isolationMs, replace, group, traceContext }]`), each row out
+ * as one JSON text (see `insertJobsJson`) with `inserted`.
+ */
+export const insertUniqueJobsJson = (q: string, channel: string) => uniqueJobs(q, `
+    SELECT item->>'name' AS name, item->>'data' AS data, (item->>'delayMs')::float8 AS delay_ms, (item->>'priority')::int AS priority,
+      item->>'label' AS label, (item->>'isolationMs')::float8 AS isolation_ms, (item->>'replace')::bool AS replace,
+      item->>'group' AS group_key, item->>'traceContext' AS trace_context, ord
+    FROM json_array_elements($1::json) WITH ORDINALITY AS i(item, ord)`,
+quoteLiteral(channel), `SELECT ${jobJson(", 'inserted', inserted")} AS job FROM upserted CROSS JOIN notified ORDER BY upserted.id`);
+
+/** `lockParents` through an ORM's transaction: $1 is a JSON array of ids; each row one JSON text `{ id, status }`. */
+export const lockParentsJson = (q: string) => `
+  UPDATE ${q}.jobs SET has_children = true
+  WHERE id IN (SELECT value::bigint FROM json_array_elements_text($1::json))
+  RETURNING json_build_object('id', id::text, 'status', status)::text AS parent`;
+
+/**
+ * `insertParentLinks` through an ORM's transaction: $1 is a JSON array of [child, parent] id pairs. It
+ * returns one row (a count), since some libraries take only statements that return rows.
+ */
+export const insertParentLinksJson = (q: string) => `
+  WITH linked AS (
+    INSERT INTO ${q}.job_parents (child_id, parent_id)
+    SELECT (link->>0)::bigint, (link->>1)::bigint FROM json_array_elements($1::json) AS link
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+  )
+  SELECT count(*)::text AS linked FROM linked`;
+
+/**
+ * `makeWaiting` through an ORM's transaction: $1 is `{ at, jobs: [[id, parents to wait for]] }` (`at`:
+ * the waiting time, ISO text); each row out as one JSON text (see `insertJobsJson`).
+ */
+export const makeWaitingJson = (q: string) => `
+  WITH input AS (SELECT $1::json AS doc)
+  UPDATE ${q}.jobs AS t
+  SET waiting_parents = (w.value->>1)::int, available_before_claim = t.available_at, available_at = (input.doc->>'at')::timestamptz
+  FROM input CROSS JOIN json_array_elements(input.doc->'jobs') AS w
+  WHERE t.id = (w.value->>0)::bigint
+  -- Unqualified: input and w have no column of a job's names.
+  RETURNING ${jobJson()} AS job`;
 
 /**
  * Jobs stored already claimed by the process enqueueing them (Store.jobInsertClaimed): dequeued,

@@ -228,6 +228,17 @@ export const GET_STANDING = "SELECT * FROM hewn_jobs WHERE name = @name AND uniq
 
 
 /**
+ * A job row as one JSON object (the output of every statement sent through an ORM's transaction), its
+ * columns qualified by `table` when given.
+ */
+function jobJson(table = ""): string {
+  const c = (column: string) => (table === "" ? column : `${table}.${column}`);
+  const columns = ["id", "name", "data", "status", "created_at", "available_at", "started_at", "ended_at", "finished_at", "attempts",
+    "crashes", "result", "reason", "label", "group_key", "priority", "progress", "errors", "trace_context"];
+  return `json_object(${columns.map((column) => `'${column}', ${c(column)}`).join(", ")})`;
+}
+
+/**
  * The batch of INSERT_JOB for a transaction hewn reaches only through an ORM (`SqlTransaction`): one JSON
  * parameter in (`{ now, jobs: [{ name, data, delayMs, priority, label, group, traceContext }] }`), each row out as one JSON
  * text column, so the rows read the same whatever the ORM does with integers or column names.
@@ -241,10 +252,55 @@ SELECT json_extract(j.value, '$.name'), json_extract(j.value, '$.data'), 'enqueu
   json_extract(j.value, '$.label'), json_extract(j.value, '$.group'), json_extract(j.value, '$.traceContext')
 FROM input, json_each(input.doc, '$.jobs') AS j
 ORDER BY j.key
-RETURNING json_object('id', id, 'name', name, 'data', data, 'status', status, 'created_at', created_at,
-  'available_at', available_at, 'started_at', started_at, 'ended_at', ended_at, 'finished_at', finished_at,
-  'attempts', attempts, 'crashes', crashes, 'result', result, 'reason', reason, 'label', label,
-  'group_key', group_key, 'priority', priority, 'progress', progress, 'errors', errors, 'trace_context', trace_context) AS job`;
+RETURNING ${jobJson()} AS job`;
+
+/**
+ * Unique jobs through an ORM's transaction, a folded batch at a time (the statements above, over one JSON
+ * parameter `{ now, jobs: [{ name, label, isolationMs, … }] }` each): FREE_UNIQUE_KEYS_JSON, then
+ * INSERT_UNIQUE_JOBS_JSON (unlabelled items too; a standing holder's items store nothing), then for those
+ * REPLACE_STANDING_JSON (the items with onDuplicate "replace") and GET_STANDING_JSON. Each returns rows
+ * (some libraries run only statements that do), each row one JSON text.
+ */
+export const FREE_UNIQUE_KEYS_JSON = `
+WITH input AS (SELECT ? AS doc)
+UPDATE hewn_jobs SET unique_key = NULL
+WHERE id IN (
+  SELECT h.id FROM input, json_each(input.doc, '$.jobs') AS j
+  JOIN hewn_jobs AS h ON h.name = json_extract(j.value, '$.name') AND h.unique_key = json_extract(j.value, '$.label')
+  WHERE h.status = 'cancelled'
+    OR (h.status = 'completed' AND h.finished_at <= json_extract(input.doc, '$.now') - json_extract(j.value, '$.isolationMs')))
+RETURNING id`;
+
+export const INSERT_UNIQUE_JOBS_JSON = `
+WITH input AS (SELECT ? AS doc)
+INSERT INTO hewn_jobs (name, data, status, created_at, available_at, priority, label, unique_key, isolation_ms, group_key, trace_context)
+SELECT json_extract(j.value, '$.name'), json_extract(j.value, '$.data'), 'enqueued', json_extract(input.doc, '$.now'),
+  json_extract(input.doc, '$.now') + json_extract(j.value, '$.delayMs'), json_extract(j.value, '$.priority'),
+  json_extract(j.value, '$.label'), json_extract(j.value, '$.label'), json_extract(j.value, '$.isolationMs'),
+  json_extract(j.value, '$.group'), json_extract(j.value, '$.traceContext')
+FROM input, json_each(input.doc, '$.jobs') AS j
+WHERE true
+ORDER BY j.key
+ON CONFLICT (name, unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+RETURNING ${jobJson()} AS job`;
+
+export const REPLACE_STANDING_JSON = `
+WITH input AS (SELECT ? AS doc), r AS (
+  SELECT json_extract(j.value, '$.name') AS name, json_extract(j.value, '$.label') AS label, json_extract(j.value, '$.data') AS data,
+    json_extract(input.doc, '$.now') + json_extract(j.value, '$.delayMs') AS available_at, json_extract(j.value, '$.priority') AS priority
+  FROM input, json_each(input.doc, '$.jobs') AS j
+)
+UPDATE hewn_jobs SET (data, available_at, priority) =
+  (SELECT r.data, r.available_at, r.priority FROM r WHERE r.name = hewn_jobs.name AND r.label = hewn_jobs.unique_key)
+WHERE status = 'enqueued' AND attempts = 0
+  AND id IN (SELECT h.id FROM r JOIN hewn_jobs AS h ON h.name = r.name AND h.unique_key = r.label)
+RETURNING ${jobJson("hewn_jobs")} AS job`;
+
+export const GET_STANDING_JSON = `
+WITH input AS (SELECT ? AS doc)
+SELECT ${jobJson("h")} AS job
+FROM input, json_each(input.doc, '$.jobs') AS j
+JOIN hewn_jobs AS h ON h.name = json_extract(j.value, '$.name') AND h.unique_key = json_extract(j.value, '$.label')`;
 
 /** The file of the database a connection is on: for the same-file check of an ORM's transaction. */
 export const DATABASE_FILE = "SELECT file FROM pragma_database_list WHERE name = 'main'";
@@ -486,6 +542,31 @@ export const INSERT_PARENT_LINK = "INSERT OR IGNORE INTO hewn_job_parents (child
 export const MAKE_WAITING = `
 UPDATE hewn_jobs SET waiting_parents = @waiting, available_before_claim = available_at, available_at = @waitingAt
 WHERE id = @id RETURNING *`;
+
+/**
+ * The parents named by `after`, through an ORM's transaction (? is a JSON array of ids): their status,
+ * read by a write that changes nothing, so the transaction holds the write lock from here on (as the
+ * store's own insert does) and the statuses hold until it ends.
+ */
+export const LOCK_PARENTS_JSON = `
+UPDATE hewn_jobs SET status = status WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(?))
+RETURNING json_object('id', id, 'status', status) AS parent`;
+
+/** INSERT_PARENT_LINK through an ORM's transaction: ? is a JSON array of [child, parent] pairs. */
+export const INSERT_PARENT_LINKS_JSON = `
+INSERT OR IGNORE INTO hewn_job_parents (child_id, parent_id)
+SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?) WHERE true
+RETURNING child_id`;
+
+/** MAKE_WAITING through an ORM's transaction: ? is `{ waitingAt, jobs: [[id, parents to wait for]] }`. */
+export const MAKE_WAITING_JSON = `
+WITH input AS (SELECT ? AS doc), w AS (
+  SELECT json_extract(j.value, '$[0]') AS child, json_extract(j.value, '$[1]') AS n FROM input, json_each(input.doc, '$.jobs') AS j
+)
+UPDATE hewn_jobs SET waiting_parents = (SELECT n FROM w WHERE w.child = hewn_jobs.id), available_before_claim = available_at,
+  available_at = (SELECT json_extract(doc, '$.waitingAt') FROM input)
+WHERE id IN (SELECT child FROM w)
+RETURNING ${jobJson("hewn_jobs")} AS job`;
 
 /** Parents not completed yet, of the job being retried (UNFINISHED_PARENTS is used twice below). */
 const UNFINISHED_PARENTS = `(SELECT COUNT(*) FROM hewn_job_parents AS p JOIN hewn_jobs AS j ON j.id = p.parent_id

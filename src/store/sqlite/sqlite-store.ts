@@ -11,7 +11,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
-import { foldByLabel, rejectLabelledThroughOrm, unfold } from "../../unique/batch.js";
+import { foldByLabel, unfold } from "../../unique/batch.js";
 import { insertedRow, toStoredJob, type JobRow } from "../row.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import type {
@@ -666,11 +666,16 @@ export class SqliteStore implements Store {
 
   /**
    * Inside a transaction reached only through an ORM: checked to be on this store's file (else the job
-   * would land in another database), then one statement (see `sql.INSERT_JOBS_JSON`).
+   * would land in another database), then the same insert as on a better-sqlite3 handle, labels and
+   * parents included, through statements of one JSON parameter each (see `sql.INSERT_JOBS_JSON`).
+   *
+   * The parents are read first, by a write (`LOCK_PARENTS_JSON`): the store's own insert checks them
+   * after inserting, inside a SAVEPOINT that a bad parent rolls back, but a savepoint cannot be relied on
+   * through every library, so a bad parent must fail the call before anything is stored.
    */
   private async insertThrough(tx: SqlTransaction, jobs: NewJob[]): Promise<StoredJob[]> {
     if (!this.db.open) throw new StoreError("sqlite jobInsertMany: the store is closed");
-    let rows: ReadonlyArray<Record<string, unknown>>;
+    let stored: StoredJob[];
     try {
       const theirs = String(onlyValue((await tx.query(sql.DATABASE_FILE, []))[0]) ?? "");
       const own = this.cache(this.db).file;
@@ -678,19 +683,101 @@ export class SqliteStore implements Store {
         throw new ValidationError("options.tx", `${tx.source}: must be a transaction on the queue's database file ${own}, got ${theirs || "an in-memory database"}`);
       }
       if (jobs.length === 0) return [];
-      rejectLabelledThroughOrm(tx, jobs);
-      // As on PostgreSQL: the JSON statement has no parents, and a dependency silently dropped would run the job early.
-      if (jobs.some((job) => job.after)) throw new ValidationError("options.after", "is not supported inside an ORM transaction yet; pass the better-sqlite3 handle instead");
-      const input = { now: this.clock(), jobs: jobs.map(({ name, data, delayMs, priority, label, group = null, traceContext = null }) => ({ name, data, delayMs, priority, label, group, traceContext })) };
-      rows = await tx.query(sql.INSERT_JOBS_JSON, [JSON.stringify(input)]);
+      const run = async (text: string, input: unknown): Promise<JobRow[]> =>
+        (await tx.query(text, [JSON.stringify(input)])).map((row) => JSON.parse(String(onlyValue(row))) as JobRow);
+      const withParents = jobs.some((job) => job.after);
+      const statusOf = withParents ? await this.parentsThrough(jobs, run) : new Map<number, JobStatus>();
+      const now = this.clock();
+      const batch = foldByLabel(jobs);
+      const folded = batch.items.some((job) => job.label !== null)
+        ? await this.insertUniqueThrough(batch.items, now, run)
+        // RETURNING order is unspecified in SQLite: id order is item order (AUTOINCREMENT follows insert order).
+        : (await run(sql.INSERT_JOBS_JSON, { now, jobs: batch.items.map(jsonInput) })).sort(byId).map((row) => ({ row, duplicate: false }));
+      stored = unfold(batch, folded.map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate })));
+      if (withParents) stored = await this.linkParentsThrough(jobs, stored, statusOf, run);
     } catch (error) {
       if (error instanceof ValidationError) throw error;
       throw new StoreError(`sqlite jobInsertMany: ${coerceError(error).message}`, { cause: error });
     }
-    const stored = rows.map((row) => toStoredJob(JSON.parse(String(onlyValue(row))) as JobRow)).sort((a, b) => Number(a.id) - Number(b.id));
-    const last = stored.at(-1);
-    if (last) this.lastInserted.set(tx, last.id);
+    const last = stored.reduce<string | undefined>((max, job) => (max === undefined || Number(job.id) > Number(max) ? job.id : max), undefined);
+    if (last !== undefined) this.lastInserted.set(tx, last);
     return stored;
+  }
+
+  /** The status of every parent the batch names by id (see `insertThrough`); an unknown or cancelled one throws. */
+  private async parentsThrough(jobs: NewJob[], run: (text: string, input: unknown) => Promise<unknown[]>): Promise<Map<number, JobStatus>> {
+    const named = [...new Set(jobs.flatMap((job) => job.after?.ids ?? []))];
+    for (const id of named) if (!/^[0-9]{1,15}$/.test(id)) throw new ValidationError("after", `no job has the id ${JSON.stringify(id.slice(0, 100))}`);
+    const rows = named.length === 0 ? [] : await run(sql.LOCK_PARENTS_JSON, named.map(Number)) as Array<{ id: number; status: JobStatus }>;
+    const statusOf = new Map(rows.map((row) => [Number(row.id), row.status]));
+    for (const id of named) {
+      const found = statusOf.get(Number(id));
+      if (found === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
+      if (found === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
+    }
+    return statusOf;
+  }
+
+  /**
+   * A folded batch with labelled items through an ORM's transaction: what `insertUnique` does per item,
+   * for the whole batch at once (see `sql.FREE_UNIQUE_KEYS_JSON`). Each item gets its row, in item order.
+   */
+  private async insertUniqueThrough(items: NewJob[], now: number, run: (text: string, input: unknown) => Promise<JobRow[]>): Promise<Inserted[]> {
+    const input = items.map((job) => ({ ...jsonInput(job), isolationMs: job.isolationMs ?? 0 }));
+    const labelled = input.filter((job) => job.label !== null);
+    await run(sql.FREE_UNIQUE_KEYS_JSON, { now, jobs: labelled });
+    const key = (name: string, label: string | null) => `${name}\u0000${label}`;
+    const inserted = (await run(sql.INSERT_UNIQUE_JOBS_JSON, { now, jobs: input })).sort(byId);
+    const byKey = new Map<string, Inserted>();
+    const unlabelled: Inserted[] = [];
+    for (const row of inserted) {
+      if (row.label === null) unlabelled.push({ row: row as SqliteJobRow, duplicate: false });
+      else byKey.set(key(row.name, row.label), { row: row as SqliteJobRow, duplicate: false });
+    }
+    const standing = items.filter((job) => job.label !== null && !byKey.has(key(job.name, job.label)));
+    if (standing.length > 0) {
+      const replacing = standing.filter((job) => job.replace === true);
+      if (replacing.length > 0) await run(sql.REPLACE_STANDING_JSON, { now, jobs: replacing.map(jsonInput) });
+      for (const row of await run(sql.GET_STANDING_JSON, { jobs: standing.map(jsonInput) })) {
+        byKey.set(key(row.name, row.label), { row: row as SqliteJobRow, duplicate: true });
+      }
+    }
+    // Unlabelled rows come back sorted by id, which is item order (AUTOINCREMENT follows insert order).
+    let next = 0;
+    return items.map((job) => {
+      const found = job.label === null ? unlabelled[next++] : byKey.get(key(job.name, job.label));
+      if (found === undefined) throw new StoreError("sqlite jobInsertMany: a job of the batch came back missing");
+      return found;
+    });
+  }
+
+  /** `linkParents` through an ORM's transaction, over the input items' jobs (`stored`), in two statements. */
+  private async linkParentsThrough(jobs: NewJob[], stored: StoredJob[], statusOf: ReadonlyMap<number, JobStatus>,
+    run: (text: string, input: unknown) => Promise<JobRow[]>): Promise<StoredJob[]> {
+    const links: Array<[number, number]> = [];
+    const waiting: Array<[number, number]> = [];
+    jobs.forEach((job, index) => {
+      const item = stored[index];
+      // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
+      if (!job.after || item === undefined || item.duplicate === true) return;
+      const parents = new Map<number, JobStatus>();
+      for (const i of job.after.indexes) parents.set(Number(stored[i]?.id), "enqueued");
+      for (const id of job.after.ids) parents.set(Number(id), statusOf.get(Number(id)) as JobStatus);
+      let count = 0;
+      for (const [parent, parentStatus] of parents) {
+        links.push([Number(item.id), parent]);
+        if (parentStatus !== "completed") count++;
+      }
+      if (count > 0) waiting.push([Number(item.id), count]);
+    });
+    if (links.length > 0) await run(sql.INSERT_PARENT_LINKS_JSON, links);
+    if (waiting.length === 0) return stored;
+    const rows = await run(sql.MAKE_WAITING_JSON, { waitingAt: WAITING_FOR_PARENTS_AT, jobs: waiting });
+    const updated = new Map(rows.map((row) => [String(row.id), toStoredJob(row)]));
+    return stored.map((job) => {
+      const fresh = updated.get(job.id);
+      return fresh === undefined ? job : { ...fresh, duplicate: job.duplicate === true };
+    });
   }
 
   /** Calls `call` once job `id` is visible to this store's connection (see VISIBLE_WAIT_MS). */
@@ -763,6 +850,15 @@ export class SqliteStore implements Store {
 }
 
 /** The one place driver errors become `StoreError`s. */
+function byId(a: JobRow, b: JobRow): number {
+  return Number(a.id) - Number(b.id);
+}
+
+/** An ORM path's input item of a job (see `sql.INSERT_JOBS_JSON`). */
+function jsonInput({ name, data, delayMs, priority, label, group = null, traceContext = null }: NewJob) {
+  return { name, data, delayMs, priority, label, group, traceContext };
+}
+
 function guard<T>(operation: string, work: () => T): T {
   try {
     return work();
