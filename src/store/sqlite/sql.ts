@@ -267,8 +267,9 @@ UPDATE hewn_jobs SET unique_key = NULL
 WHERE id IN (
   SELECT h.id FROM input, json_each(input.doc, '$.jobs') AS j
   JOIN hewn_jobs AS h ON h.name = json_extract(j.value, '$.name') AND h.unique_key = json_extract(j.value, '$.label')
-  WHERE h.status = 'cancelled'
-    OR (h.status = 'completed' AND h.finished_at <= json_extract(input.doc, '$.now') - json_extract(j.value, '$.isolationMs')))
+  -- Unary + keeps the status index out: each item is one lookup of its key, never a scan of a status.
+  WHERE +h.status = 'cancelled'
+    OR (+h.status = 'completed' AND h.finished_at <= json_extract(input.doc, '$.now') - json_extract(j.value, '$.isolationMs')))
 RETURNING id`;
 
 export const INSERT_UNIQUE_JOBS_JSON = `
@@ -292,7 +293,7 @@ WITH input AS (SELECT ? AS doc), r AS (
 )
 UPDATE hewn_jobs SET (data, available_at, priority) =
   (SELECT r.data, r.available_at, r.priority FROM r WHERE r.name = hewn_jobs.name AND r.label = hewn_jobs.unique_key)
-WHERE status = 'enqueued' AND attempts = 0
+WHERE +status = 'enqueued' AND attempts = 0
   AND id IN (SELECT h.id FROM r JOIN hewn_jobs AS h ON h.name = r.name AND h.unique_key = r.label)
 RETURNING ${jobJson("hewn_jobs")} AS job`;
 
