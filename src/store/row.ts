@@ -10,6 +10,7 @@
  */
 import { coerceError } from "../errors.js";
 import type { Job, JobAttemptError, JobStatus, Json } from "../job.js";
+import type { RunningJob } from "../task.js";
 import type { NewJob, StoredJob } from "./store.js";
 
 /** A time as a driver returns it: a `Date` (PostgreSQL timestamptz) or epoch ms (SQLite INTEGER). */
@@ -111,6 +112,20 @@ function decodedOrNull(text: string): Json {
 function decodeErrors(text: string): JobAttemptError[] {
   const decoded = decode(text);
   return "value" in decoded && Array.isArray(decoded.value) ? (decoded.value as unknown as JobAttemptError[]) : [];
+}
+
+/**
+ * The job a handler sees (`ctx.job`): the stored job's public fields, its payload as decoded and
+ * validated, and the attempt number. Field by field rather than copied and pruned: it runs for every
+ * attempt, and the compiler still checks that no field of `Job` is left out.
+ */
+export function toRunningJob(job: StoredJob, data: unknown): RunningJob<unknown> {
+  return {
+    id: job.id, name: job.name, data, status: job.status, createdAt: job.createdAt, availableAt: job.availableAt,
+    startedAt: job.startedAt, endedAt: job.endedAt, finishedAt: job.finishedAt, attempts: job.attempts, crashes: job.crashes,
+    result: job.result, reason: job.reason, label: job.label, group: job.group, priority: job.priority, progress: job.progress,
+    errors: job.errors, checkpoint: job.checkpoint, attempt: job.attempts,
+  };
 }
 
 /** A stored job as the public API shows it: without the store-only `dataError` and `traceContext`. */

@@ -23,6 +23,7 @@ import type { ErrorReporter } from "../report.js";
 import type { Store, StoredJob } from "../store/store.js";
 import type { JobContext, Task } from "../task.js";
 import { createContext } from "./context.js";
+import { toRunningJob } from "../store/row.js";
 import type { Heartbeat, Lease } from "./heartbeat.js";
 import type { HandlerOutcome, Outcomes } from "./outcome.js";
 import type { AttemptOutcome, AttemptSpan, TracingSlot } from "../tracing/hooks.js";
@@ -240,8 +241,7 @@ export class Attempt {
   }
 
   #context(data: unknown): JobContext<unknown> {
-    const { dataError: _unused, traceContext: _trace, ...stored } = this.job;
-    return createContext(this, { ...stored, data, attempt: stored.attempts }, this.#deps);
+    return createContext(this, toRunningJob(this.job, data), this.#deps);
   }
 
   /** The span's outcome: the attempt's own end if something ended it from outside, else the handler's. */

@@ -365,7 +365,10 @@ RETURNING *`;
  * (a statement per row cost twice as much). RETURNING gives no order, so the caller sorts the rows back
  * into claim order: priority, then `available_before_claim` (where each stood in line), then id.
  */
-export const CLAIM_JOBS = CLAIM_JOB.replace("WHERE id = @id", `WHERE id IN (${SELECT_CLAIMABLE})`);
+export const CLAIM_JOBS = CLAIM_JOB.replace("WHERE id = @id", `WHERE id IN (${SELECT_CLAIMABLE})`)
+  // Only what a job is made of (row.ts), and where it stood in line for the sort: every column is a property per job.
+  .replace("RETURNING *", `RETURNING id, name, data, status, created_at, available_at, started_at, ended_at, finished_at, attempts,
+  crashes, result, reason, label, group_key, priority, progress, errors, checkpoint, trace_context, available_before_claim`);
 
 /** The fence of every outcome write: still leased by the attempt that claimed it. */
 const FENCE = "id = @id AND status = 'dequeued' AND attempts = @attempt";
