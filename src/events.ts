@@ -68,6 +68,8 @@ export class TypedEmitter<Events extends object> {
 
   /** @internal */
   emit<K extends keyof Events & string>(event: K, payload: Events[K]): void {
+    // Several events fire per job: with no listener, not even the copy of the (empty) listener list.
+    if (this.#emitter.listenerCount(event) === 0) return;
     for (const listener of this.#emitter.rawListeners(event)) {
       try {
         (listener as (payload: Events[K]) => void).call(this.#emitter, payload);

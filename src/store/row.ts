@@ -10,7 +10,7 @@
  */
 import { coerceError } from "../errors.js";
 import type { Job, JobAttemptError, JobStatus, Json } from "../job.js";
-import type { StoredJob } from "./store.js";
+import type { NewJob, StoredJob } from "./store.js";
 
 /** A time as a driver returns it: a `Date` (PostgreSQL timestamptz) or epoch ms (SQLite INTEGER). */
 type StoredTime = Date | number;
@@ -39,6 +39,21 @@ export interface JobRow {
   checkpoint?: string | null;
   /** Absent from statements that do not read it (migration 10). */
   trace_context?: string | null;
+}
+
+/**
+ * The row an insert of `job` wrote, without reading it back: the job's own values, the id and times the
+ * store assigned, and every other column at its default. For the batch inserts of unlabelled jobs, where
+ * reading twenty columns back cost about as much as the insert (the stores' tests compare this with the
+ * rows read back).
+ */
+export function insertedRow<Id extends string | number>(job: NewJob, id: Id, createdAt: StoredTime, availableAt: StoredTime): JobRow & { id: Id } {
+  return {
+    id, name: job.name, data: job.data, status: "enqueued", created_at: createdAt, available_at: availableAt,
+    started_at: null, ended_at: null, finished_at: null, attempts: 0, crashes: 0, result: null, reason: null, label: null,
+    group_key: job.group ?? null, priority: job.priority, progress: null, errors: "[]", checkpoint: null,
+    trace_context: job.traceContext ?? null,
+  };
 }
 
 /** The job a row holds. Never throws (see the module comment). */

@@ -132,7 +132,7 @@ export class Outcomes {
    */
   async #write(attempt: Settling, what: string, write: () => Promise<boolean>, landed: (row: StoredJob) => boolean): Promise<boolean> {
     const { job, lease } = attempt;
-    const backoff = new RetryBackoff();
+    let backoff: RetryBackoff | undefined;
     for (let tries = 0; ; tries++) {
       if (!attempt.live) return false;
       try {
@@ -145,7 +145,7 @@ export class Outcomes {
         return false;
       } catch (thrown) {
         this.#deps.report(coerceError(thrown), { source: "outcome", job });
-        const delay = backoff.next();
+        const delay = (backoff ??= new RetryBackoff()).next();
         if (!this.#deps.heartbeat.holdsFor(lease, delay)) {
           attempt.loseLease(new LeaseLostError(job.id, job.attempts,
             `${what} could not be written before the lease ran out; the job will run again`));

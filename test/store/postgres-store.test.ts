@@ -162,6 +162,22 @@ describe("PostgresStore", { skip: skip ?? false }, () => {
     });
   });
 
+  test("a batch insert returns each job exactly as it reads back, in the batch's order", async (t) => {
+    const { store } = await freshStore(t);
+    const jobs = [
+      newJob("batch-a"), newJob("batch-b", { delayMs: 1_500, priority: 7 }), newJob("batch-a", { group: "tenant-1", data: "{\"x\":[1,\"é\"]}" }),
+      newJob("batch-c", { traceContext: "{\"traceparent\":\"00-1-2-01\"}", priority: -3 }),
+    ];
+    const stored = await store.jobInsertMany({ jobs });
+    assert.deepEqual(stored.map((job) => job.name), ["batch-a", "batch-b", "batch-a", "batch-c"]);
+    assert.deepEqual(stored.map((job) => BigInt(job.id)), stored.map((job) => BigInt(job.id)).sort((a, b) => (a < b ? -1 : 1)));
+    for (const job of stored) {
+      const { duplicate, ...inserted } = job;
+      assert.notEqual(duplicate, true);
+      assert.deepEqual(inserted, await store.jobGet({ id: job.id }));
+    }
+  });
+
   test("releasing leased jobs makes them available at once and wakes listeners", async (t) => {
     const { store } = await freshStore(t);
     const recorder = wakeRecorder();

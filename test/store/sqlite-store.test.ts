@@ -271,6 +271,24 @@ describe("SqliteStore batched statements", () => {
     });
   });
 
+  test("a batch insert returns each job exactly as it reads back, in the batch's order", async () => {
+    await withStore(async ({ store, time }) => {
+      const jobs = [
+        newJob("batch-a"), newJob("batch-b", { delayMs: 1_500, priority: 7 }), newJob("batch-a", { group: "tenant-1", data: "{\"x\":[1,\"é\"]}" }),
+        newJob("batch-c", { traceContext: "{\"traceparent\":\"00-1-2-01\"}", priority: -3 }),
+      ];
+      time.now += 1;
+      const stored = await store.jobInsertMany({ jobs });
+      assert.deepEqual(stored.map((job) => job.name), ["batch-a", "batch-b", "batch-a", "batch-c"]);
+      assert.deepEqual(stored.map((job) => Number(job.id)), [...stored.map((job) => Number(job.id))].sort((a, b) => a - b));
+      for (const job of stored) {
+        const { duplicate, ...inserted } = job;
+        assert.equal(duplicate, false);
+        assert.deepEqual(inserted, await store.jobGet({ id: job.id }));
+      }
+    });
+  });
+
   test("completions with ids that are not row ids write nothing and break nothing", async () => {
     await withStore(async ({ store }) => {
       const job = await insertOne(store, newJob("odd-ids"));

@@ -8,7 +8,7 @@ import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
 import { foldByLabel, unfold } from "../../unique/batch.js";
-import { toStoredJob, type JobRow } from "../row.js";
+import { insertedRow, toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
   CancelParams,
@@ -220,7 +220,7 @@ export class PostgresStore implements Store {
           const values = [only.name, only.data, only.delayMs, only.priority, only.label, this.channel, only.group ?? null, only.traceContext ?? null];
           return (await run<JobRow>(this.statements.insertJob, values)).map(toStoredJob);
         }
-        return (await run<JobRow>(this.statements.insertJobs, [
+        const rows = await run<{ id: string; created_at: Date; available_at: Date }>(this.statements.insertJobs, [
           jobs.map((job) => job.name),
           jobs.map((job) => job.data),
           jobs.map((job) => job.delayMs),
@@ -229,7 +229,10 @@ export class PostgresStore implements Store {
           this.channel,
           jobs.map((job) => job.group ?? null),
           jobs.map((job) => job.traceContext ?? null),
-        ])).map(toStoredJob);
+        ]);
+        if (rows.length !== jobs.length) throw new StoreError(`PostgreSQL jobInsertMany: ${jobs.length} jobs inserted, ${rows.length} rows back`);
+        // In id order, which is the batch's order (see insertJobs).
+        return rows.map((row, index) => toStoredJob(insertedRow(jobs[index]!, row.id, row.created_at, row.available_at)));
       },
       unique: (items) => run<JobRow & { inserted: boolean }>(this.statements.insertUniqueJobs, [
         items.map((job) => job.name),

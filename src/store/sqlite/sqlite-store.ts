@@ -12,7 +12,7 @@ import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
 import { foldByLabel, unfold } from "../../unique/batch.js";
-import { toStoredJob, type JobRow } from "../row.js";
+import { insertedRow, toStoredJob, type JobRow } from "../row.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import type {
   AttemptRef,
@@ -574,6 +574,17 @@ export class SqliteStore implements Store {
     return row === undefined ? null : toStoredJob(row);
   }
 
+  /**
+   * Inside the insert's transaction: unlabelled jobs without parents, in one statement (sql.INSERT_JOBS).
+   * Each row is built from what the insert wrote (row.ts `insertedRow`).
+   */
+  private insertPlain(db: Handle, jobs: NewJob[], now: number): Inserted[] {
+    const batch = jobs.map(({ name, data, delayMs, priority, group = null, traceContext = null }) => [name, data, delayMs, priority, group, traceContext]);
+    const ids = (this.statement(db, sql.INSERT_JOBS).pluck().all({ jobs: JSON.stringify(batch), now }) as number[]).sort((a, b) => a - b);
+    if (ids.length !== jobs.length) throw new StoreError(`sqlite jobInsertMany: ${jobs.length} jobs inserted, ${ids.length} ids back`);
+    return jobs.map((job, index): Inserted => ({ duplicate: false, row: insertedRow(job, ids[index]!, now, now + job.delayMs) }));
+  }
+
   /** Inside the transaction that completed job `id`: its waiting children count down. */
   private completed(id: string, now: number): void {
     this.statement(this.db, sql.RELEASE_CHILDREN).run({ id, now });
@@ -643,6 +654,7 @@ export class SqliteStore implements Store {
     if (cache === undefined) {
       const insert = db.transaction((jobs: NewJob[]) => {
         const now = this.clock();
+        if (jobs.every((job) => job.label === null && !job.after)) return this.insertPlain(db, jobs, now);
         const statement = this.statement(db, sql.INSERT_JOB);
         const batch = foldByLabel(jobs);
         const folded = batch.items.map((job): Inserted => {
