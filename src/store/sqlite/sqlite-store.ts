@@ -652,9 +652,11 @@ export class SqliteStore implements Store {
   private cache(db: Handle): HandleCache {
     let cache = this.handles.get(db);
     if (cache === undefined) {
-      const insert = db.transaction((jobs: NewJob[]) => {
+      const insert = db.transaction((jobs: NewJob[]): StoredJob[] => {
         const now = this.clock();
-        if (jobs.every((job) => job.label === null && !job.after)) return this.insertPlain(db, jobs, now);
+        if (jobs.every((job) => job.label === null && !job.after)) {
+          return this.insertPlain(db, jobs, now).map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate }));
+        }
         const statement = this.statement(db, sql.INSERT_JOB);
         const batch = foldByLabel(jobs);
         const folded = batch.items.map((job): Inserted => {
