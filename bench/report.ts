@@ -4,7 +4,7 @@
  * chart drawn by hand, log scale). The same tables are printed to stdout.
  * @module
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { System } from "./adapter.js";
 import { SCENARIO_TITLES, fmt, type Cell, type ScenarioId, type Sizes } from "./scenarios.js";
 
@@ -325,6 +325,9 @@ export function renderMarkdown(data: RunData): string {
     if (section) out.push(section);
   }
   out.push("## Chart", "", "![throughput per scenario (log scale)](throughput.svg)", "");
+  // Profiles are taken by hand (bench/profile/), not by this run; carried over so the results say where the time goes.
+  const profile = new URL("PROFILE.md", import.meta.url);
+  if (existsSync(profile)) out.push("## Where a drain's time goes (profiles)", "", readFileSync(profile, "utf8").trim(), "");
   return out.join("\n");
 }
 

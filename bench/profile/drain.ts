@@ -9,18 +9,12 @@
  *   npm run build && HEWN_FROM=dist node --cpu-prof --import tsx bench/profile/drain.ts pg 40000 50
  * @module
  */
-import os from "node:os";
-import path from "node:path";
-import { readFileSync, readdirSync, rmSync } from "node:fs";
-import pg from "pg";
-import type { Queue as QueueClass } from "../../src/index.js";
+import { readFileSync, readdirSync } from "node:fs";
+import { openPlace } from "./place.js";
 
-// HEWN_FROM=dist profiles the compiled package (npm run build first): what users run, with real line numbers.
-const { Queue } = (await import(process.env.HEWN_FROM === "dist" ? "../../dist/index.js" : "../../src/index.js")) as { Queue: typeof QueueClass };
 const [storeArg = "sqlite", jobsArg = "40000", workersArg = "50"] = process.argv.slice(2);
 const jobs = Number(jobsArg);
 const workers = Number(workersArg);
-const PG_URL = process.env.HEWN_BENCH_PG ?? "postgres://root@127.0.0.1:5432/test";
 
 /** CPU time (µs) of every `postgres` process on this machine, from /proc (Linux); the server's share of a drain. */
 function serverCpuUs(): number {
@@ -39,10 +33,9 @@ function serverCpuUs(): number {
   return (ticks * 1e6) / 100;
 }
 
-const schema = `hewn_profile_${process.pid}`;
-const file = path.join(os.tmpdir(), `hewn-profile-${process.pid}.db`);
-const target = storeArg === "pg" ? PG_URL : `sqlite:${file}`;
-const queue = await Queue.open(target, { ...(storeArg === "pg" && { postgres: { schema } }) });
+// HEWN_FROM=dist profiles the compiled package (npm run build first): what users run, with real line numbers.
+const place = await openPlace(storeArg, "profile");
+const { queue } = place;
 try {
   for (let first = 0; first < jobs; first += 5_000) {
     const count = Math.min(5_000, jobs - first);
@@ -69,13 +62,5 @@ try {
     ...(storeArg === "pg" && { serverCpuUsPerJob: Math.round(server / jobs) }),
   }));
 } finally {
-  await queue.close();
-  if (storeArg === "pg") {
-    const client = new pg.Client(PG_URL);
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  } else {
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
-  }
+  await place.close();
 }

@@ -6,20 +6,13 @@
  *   node --import tsx bench/profile/latency.ts pg|sqlite [jobs=250] [perSecond=50]
  * @module
  */
-import os from "node:os";
-import path from "node:path";
-import { rmSync } from "node:fs";
-import pg from "pg";
-import type { Queue as QueueClass } from "../../src/index.js";
+import { openPlace } from "./place.js";
 
-const { Queue } = (await import(process.env.HEWN_FROM === "dist" ? "../../dist/index.js" : "../../src/index.js")) as { Queue: typeof QueueClass };
 const [storeArg = "sqlite", jobsArg = "250", rateArg = "50"] = process.argv.slice(2);
 const jobs = Number(jobsArg);
 const perSecond = Number(rateArg);
-const PG_URL = process.env.HEWN_BENCH_PG ?? "postgres://root@127.0.0.1:5432/test";
-const schema = `hewn_latency_${process.pid}`;
-const file = path.join(os.tmpdir(), `hewn-latency-${process.pid}.db`);
-const queue = await Queue.open(storeArg === "pg" ? PG_URL : `sqlite:${file}`, { ...(storeArg === "pg" && { postgres: { schema } }) });
+const place = await openPlace(storeArg, "latency");
+const { queue } = place;
 try {
   const sentAt = new Map<number, number>();
   const latencies: number[] = [];
@@ -51,13 +44,5 @@ try {
   };
   console.log(JSON.stringify({ store: storeArg, jobs, start: summary(latencies), enqueueResolved: summary(stored) }));
 } finally {
-  await queue.close();
-  if (storeArg === "pg") {
-    const client = new pg.Client(PG_URL);
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  } else {
-    for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
-  }
+  await place.close();
 }
