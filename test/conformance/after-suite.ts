@@ -224,4 +224,23 @@ export function afterSuite(harness: StoreHarness): void {
     assert.equal(await queue.get(rolledBack), null);
     assert.deepEqual(await queue.dependencies(parent.id), { parents: [], children: [] });
   });
+
+  test("in a batch that folds two items of one label, after indexes still name input items (plain and through an ORM's transaction)", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const name = taskName();
+    // Items 0 and 1 are one job; item 2 runs after item 1 (that job), item 3 after items 0 and 2.
+    const items = (label: string) => [{ name, label }, { name, label }, { name, after: [1] }, { name, after: [0, 2] }];
+    const check = async (jobs: Job[]) => {
+      const [first, second, third, fourth] = jobs;
+      assert.equal(second!.id, first!.id);
+      assert.deepEqual((await queue.dependencies(third!.id)).parents.map((job) => job.id), [first!.id]);
+      assert.deepEqual((await queue.dependencies(fourth!.id)).parents.map((job) => job.id), [first!.id, third!.id]);
+    };
+    await check(await queue.enqueueMany(items("plain")));
+    let jobs: Job[] = [];
+    await loc.transaction(true, async (handle) => {
+      jobs = await queue.enqueueMany(items("orm"), { tx: asSqlTransaction(harness.kind, handle) });
+    });
+    await check(jobs);
+  });
 }

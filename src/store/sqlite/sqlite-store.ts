@@ -92,8 +92,12 @@ type Inserted = { row: SqliteJobRow; duplicate: boolean };
 /** What the store keeps per connection, its own or a user's `tx` handle. */
 interface HandleCache {
   statements: Map<string, Statement>;
-  /** On a handle already inside a transaction, better-sqlite3 makes this a SAVEPOINT: a failing batch leaves nothing behind. */
-  insert: Database.Transaction<(jobs: NewJob[]) => Array<{ row: SqliteJobRow; duplicate: boolean }>>;
+  /**
+   * Folds the batch's labelled items per key (see unique/batch.ts), inserts, gives each input item its
+   * job, and records parents. On a handle already inside a transaction, better-sqlite3 makes this a
+   * SAVEPOINT: a failing batch leaves nothing behind.
+   */
+  insert: Database.Transaction<(jobs: NewJob[]) => StoredJob[]>;
   /** Canonical path of the handle's file, for the same-file check of `tx`. */
   file: string;
 }
@@ -270,7 +274,7 @@ export class SqliteStore implements Store {
   jobInsertMany({ jobs, tx }: { jobs: NewJob[]; tx?: unknown }): Promise<StoredJob[]> {
     if (tx instanceof SqlTransaction) return this.insertThrough(tx, jobs);
     return this.settle("jobInsertMany", () => {
-      if (tx == null) return jobs.length === 0 ? [] : this.insertFolded(jobs, (items) => this.cache(this.db).insert.immediate(items));
+      if (tx == null) return jobs.length === 0 ? [] : this.cache(this.db).insert.immediate(jobs);
       return this.insertInto(tx, jobs);
     });
   }
@@ -603,19 +607,20 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Inside the insert's transaction: records the parents of the new jobs `rows` and makes those with
-   * parents still to complete wait. An unknown or cancelled parent throws, so the whole insert rolls back.
+   * Inside the insert's transaction: records the parents of the new jobs (`stored`: each input item's
+   * job, so `after` indexes name input items, as on PostgreSQL) and makes those with parents still to
+   * complete wait. An unknown or cancelled parent throws, so the whole insert rolls back.
    */
-  private linkParents(db: Handle, jobs: NewJob[], inserted: Inserted[]): Inserted[] {
+  private linkParents(db: Handle, jobs: NewJob[], stored: StoredJob[]): StoredJob[] {
     const status = this.statement(db, sql.PARENT_STATUS).pluck();
     const link = this.statement(db, sql.INSERT_PARENT_LINK);
     const wait = this.statement(db, sql.MAKE_WAITING);
-    return inserted.map((item, index) => {
+    return stored.map((item, index) => {
       const after = jobs[index]?.after;
       // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
-      if (!after || item.duplicate) return item;
+      if (!after || item.duplicate === true) return item;
       const parents = new Map<number, JobStatus>();
-      for (const i of after.indexes) parents.set(Number(inserted[i]?.row.id), "enqueued");
+      for (const i of after.indexes) parents.set(Number(stored[i]?.id), "enqueued");
       for (const id of after.ids) {
         const found = /^[0-9]{1,15}$/.test(id) ? (status.get(id) as JobStatus | undefined) : undefined;
         if (found === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
@@ -624,11 +629,11 @@ export class SqliteStore implements Store {
       }
       let waiting = 0;
       for (const [parent, parentStatus] of parents) {
-        link.run(item.row.id, parent);
+        link.run(Number(item.id), parent);
         if (parentStatus !== "completed") waiting++;
       }
       if (waiting === 0) return item;
-      return { row: wait.get({ id: item.row.id, waiting, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow, duplicate: false };
+      return { ...toStoredJob(wait.get({ id: Number(item.id), waiting, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow), duplicate: false };
     });
   }
 
@@ -647,16 +652,20 @@ export class SqliteStore implements Store {
   private cache(db: Handle): HandleCache {
     let cache = this.handles.get(db);
     if (cache === undefined) {
-      const insert = db.transaction((jobs: NewJob[]) => {
+      const insert = db.transaction((jobs: NewJob[]): StoredJob[] => {
         const now = this.clock();
-        if (jobs.every((job) => job.label === null && !job.after)) return this.insertPlain(db, jobs, now);
+        if (jobs.every((job) => job.label === null && !job.after)) {
+          return this.insertPlain(db, jobs, now).map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate }));
+        }
         const statement = this.statement(db, sql.INSERT_JOB);
-        const inserted = jobs.map((job) => {
+        const batch = foldByLabel(jobs);
+        const folded = batch.items.map((job): Inserted => {
           const { name, data, delayMs, priority, label, group = null, traceContext = null } = job;
           if (label !== null) return this.insertUnique(db, job, now);
           return { row: statement.get({ name, data, now, delayMs, priority, label, group, traceContext }) as SqliteJobRow, duplicate: false };
         });
-        return jobs.some((job) => job.after) ? this.linkParents(db, jobs, inserted) : inserted;
+        const stored = unfold(batch, folded.map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate })));
+        return jobs.some((job) => job.after) ? this.linkParents(db, jobs, stored) : stored;
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
       this.handles.set(db, cache);
@@ -809,14 +818,7 @@ export class SqliteStore implements Store {
   /** Inside the user's transaction: a SAVEPOINT, so a failing batch leaves nothing behind in it. */
   private insertInto(tx: unknown, jobs: NewJob[]): StoredJob[] {
     const handle = this.checkTx(tx);
-    return this.insertFolded(jobs, (items) => this.cache(handle).insert(items));
-  }
-
-  /** Folds a batch's labelled items per key (see unique/batch.ts), inserts, and gives each input item its job. */
-  private insertFolded(jobs: NewJob[], insert: (items: NewJob[]) => Array<{ row: SqliteJobRow; duplicate: boolean }>): StoredJob[] {
-    const batch = foldByLabel(jobs);
-    const stored = insert(batch.items).map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate }));
-    return unfold(batch, stored);
+    return this.cache(handle).insert(jobs);
   }
 
   /**
