@@ -243,4 +243,29 @@ export function afterSuite(harness: StoreHarness): void {
     });
     await check(jobs);
   });
+
+  test("after an item that turned out a duplicate of a completed job: no waiting, the child runs (plain and through an ORM's transaction)", async (t) => {
+    const { queue, loc } = await setup(t, harness);
+    const parentName = taskName("parent");
+    const childName = taskName("child");
+    queue.define(parentName, () => "done");
+    queue.define(childName, async (ctx) => (await ctx.parents()).map((parent) => parent.status));
+    await queue.start();
+    // A completed job keeps its label for its isolation window, so an item with the label is that job.
+    const standing = await queue.enqueue(parentName, {}, { label: "once", isolation: LONG_DELAY });
+    await within(queue.waitFor(standing.id), "the labelled parent");
+    const items = [{ name: parentName, label: "once", isolation: LONG_DELAY }, { name: childName, after: [0] }];
+    const check = async ([parent, child]: Job[]) => {
+      assert.equal(parent!.id, standing.id);
+      assert.equal(parent!.status, "completed");
+      assert.notEqual(child!.availableAt.getTime(), WAITING_FOR_PARENTS_AT, "a completed parent is nothing to wait for");
+      assert.deepEqual((await within(queue.waitFor(child!.id), "the child")).result, ["completed"]);
+    };
+    await check(await queue.enqueueMany(items));
+    let jobs: Job[] = [];
+    await loc.transaction(true, async (handle) => {
+      jobs = await queue.enqueueMany(items, { tx: asSqlTransaction(harness.kind, handle) });
+    });
+    await check(jobs);
+  });
 }

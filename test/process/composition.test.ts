@@ -58,10 +58,11 @@ for (const harness of [sqliteHarness, postgresHarness] as StoreHarness[]) {
       assert.ok([...perJob.values()].every((count) => count === 1), "no job ran twice");
       const stored = await Promise.all(jobs.map((job) => queue.get(job.id)));
       assert.ok(stored.every((job) => job?.status === "completed" && job.attempts === 1));
-      const lastMiddle = Math.max(...stored.slice(1, MIDDLE + 1).map((job) => job!.finishedAt!.getTime()));
-      const firstMiddle = Math.min(...stored.slice(1, MIDDLE + 1).map((job) => job!.startedAt!.getTime()));
-      assert.ok(firstMiddle >= stored[0]!.finishedAt!.getTime(), "no middle job started before the root completed");
-      assert.ok(final.startedAt!.getTime() >= lastMiddle, "the final job started after the last middle job completed");
+      // Order is checked by cause, not by stored times: each handler read its parents when it started.
+      // (PostgreSQL's now() is taken when a statement arrives, before its snapshot, so under load a claim
+      // that saw a parent's commit can still carry an earlier started_at than that parent's finished_at.)
+      const early = runs.filter(([, , , order]) => order !== "after-parents");
+      assert.deepEqual(early, [], "every job started after all its parents had completed");
     });
   });
 }

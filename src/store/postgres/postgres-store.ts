@@ -165,6 +165,8 @@ export class PostgresStore implements Store {
       if (status === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
     }
     const inserted = await this.insertMany(jobs, path);
+    // An item may be a duplicate: its job is the standing one, which may have completed already.
+    for (const job of inserted) if (!statusOf.has(job.id)) statusOf.set(job.id, job.status);
     const children: string[] = [];
     const parents: string[] = [];
     const waiting = new Map<string, number>();

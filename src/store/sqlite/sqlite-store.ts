@@ -620,7 +620,8 @@ export class SqliteStore implements Store {
       // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
       if (!after || item.duplicate === true) return item;
       const parents = new Map<number, JobStatus>();
-      for (const i of after.indexes) parents.set(Number(stored[i]?.id), "enqueued");
+      // An item may be a duplicate: its job is the standing one, which may have completed already.
+      for (const i of after.indexes) parents.set(Number(stored[i]?.id), stored[i]?.status ?? "enqueued");
       for (const id of after.ids) {
         const found = /^[0-9]{1,15}$/.test(id) ? (status.get(id) as JobStatus | undefined) : undefined;
         if (found === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
@@ -770,7 +771,7 @@ export class SqliteStore implements Store {
       // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
       if (!job.after || item === undefined || item.duplicate === true) return;
       const parents = new Map<number, JobStatus>();
-      for (const i of job.after.indexes) parents.set(Number(stored[i]?.id), "enqueued");
+      for (const i of job.after.indexes) parents.set(Number(stored[i]?.id), stored[i]?.status ?? "enqueued");
       for (const id of job.after.ids) parents.set(Number(id), statusOf.get(Number(id)) as JobStatus);
       let count = 0;
       for (const [parent, parentStatus] of parents) {
