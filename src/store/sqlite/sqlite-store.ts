@@ -578,11 +578,15 @@ export class SqliteStore implements Store {
    * Inside the insert's transaction: unlabelled jobs without parents, in one statement (sql.INSERT_JOBS).
    * Each row is built from what the insert wrote (row.ts `insertedRow`).
    */
-  private insertPlain(db: Handle, jobs: NewJob[], now: number): Inserted[] {
+  private insertPlain(db: Handle, jobs: NewJob[], now: number): StoredJob[] {
     const batch = jobs.map(({ name, data, delayMs, priority, group = null, traceContext = null }) => [name, data, delayMs, priority, group, traceContext]);
     const ids = (this.statement(db, sql.INSERT_JOBS).pluck().all({ jobs: JSON.stringify(batch), now }) as number[]).sort((a, b) => a - b);
     if (ids.length !== jobs.length) throw new StoreError(`sqlite jobInsertMany: ${jobs.length} jobs inserted, ${ids.length} ids back`);
-    return jobs.map((job, index): Inserted => ({ duplicate: false, row: insertedRow(job, ids[index]!, now, now + job.delayMs) }));
+    return jobs.map((job, index) => {
+      const stored = toStoredJob(insertedRow(job, ids[index]!, now, now + job.delayMs));
+      stored.duplicate = false;
+      return stored;
+    });
   }
 
   /** Inside the transaction that completed job `id`: its waiting children count down. */
@@ -656,7 +660,7 @@ export class SqliteStore implements Store {
       const insert = db.transaction((jobs: NewJob[]): StoredJob[] => {
         const now = this.clock();
         if (jobs.every((job) => job.label === null && !job.after)) {
-          return this.insertPlain(db, jobs, now).map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate }));
+          return this.insertPlain(db, jobs, now);
         }
         const statement = this.statement(db, sql.INSERT_JOB);
         const batch = foldByLabel(jobs);
