@@ -2,11 +2,14 @@
  * Dependencies as the caller declares them: `enqueue(name, data, { after: [id, …] })`, and in
  * `enqueueMany` items that refer to other items of the same call by index. Checked here before anything
  * is stored: the shape, indexes in range, and no cycles (a cycle could never start). Whether the ids
- * exist, and whether a parent was cancelled, only the store can say, inside the insert's transaction.
+ * exist, and whether a parent was cancelled, only the store can say, inside the insert's transaction;
+ * what it then decides from their statuses is here too (`checkParents`, `parentEdges`), once for every
+ * store and path.
  * @module
  */
 import { ValidationError } from "../errors.js";
-import type { NewJob } from "../store/store.js";
+import type { JobStatus } from "../job.js";
+import type { NewJob, StoredJob } from "../store/store.js";
 import { describe } from "../validate.js";
 import { checkId } from "../admin.js";
 
@@ -63,4 +66,53 @@ export function checkNoCycle(jobs: readonly NewJob[]): void {
       }
     }
   }
+}
+
+/**
+ * Refuses parents named by id that do not exist or were cancelled (a job after them could never run).
+ * `statusOf` is the store's reading, under the lock its insert holds; undefined for an unknown id.
+ */
+export function checkParents(ids: Iterable<string>, statusOf: (id: string) => JobStatus | undefined): void {
+  for (const id of ids) {
+    const status = statusOf(id);
+    if (status === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id.slice(0, 100))}`);
+    if (status === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
+  }
+}
+
+/** The dependency edges of a batch just stored, and the parents each child still waits for. */
+export interface ParentEdges {
+  /** child → parent pairs, at the same index. */
+  children: string[];
+  parents: string[];
+  /** Per child with parents still to complete: how many. */
+  waiting: Map<string, number>;
+}
+
+/**
+ * The edges of a batch just stored (`stored[i]` is input item i's job): one per distinct parent of each
+ * child. A duplicate item stored nothing, so it gets none (the standing job keeps its own). A parent named
+ * by index may itself be a duplicate whose standing job completed already, so its stored status counts,
+ * as `statusOf` does for a parent named by id.
+ */
+export function parentEdges(
+  jobs: readonly NewJob[], stored: ReadonlyArray<Pick<StoredJob, "id" | "status" | "duplicate">>,
+  statusOf: (id: string) => JobStatus | undefined,
+): ParentEdges {
+  const edges: ParentEdges = { children: [], parents: [], waiting: new Map() };
+  jobs.forEach((job, index) => {
+    const child = stored[index];
+    if (!job.after || child === undefined || child.duplicate === true) return;
+    const parents = new Map<string, JobStatus | undefined>();
+    for (const i of job.after.indexes) parents.set(stored[i]?.id ?? "", stored[i]?.status);
+    for (const id of job.after.ids) parents.set(id, statusOf(id));
+    let count = 0;
+    for (const [parent, status] of parents) {
+      edges.children.push(child.id);
+      edges.parents.push(parent);
+      if (status !== "completed") count++;
+    }
+    if (count > 0) edges.waiting.set(child.id, count);
+  });
+  return edges;
 }

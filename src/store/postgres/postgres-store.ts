@@ -8,6 +8,7 @@ import pg from "pg";
 import { HewnError, StoreError, ValidationError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
 import { foldByLabel, unfold } from "../../unique/batch.js";
+import { checkParents, parentEdges } from "../../flow/after.js";
 import { insertedRow, toStoredJob, type JobRow } from "../row.js";
 import type {
   AttemptRef,
@@ -156,33 +157,11 @@ export class PostgresStore implements Store {
    */
   private async insertWithParents(jobs: NewJob[], path: InsertPath): Promise<StoredJob[]> {
     const named = [...new Set(jobs.flatMap((job) => job.after?.ids ?? []))];
-    for (const id of named) if (!isId(id)) throw new ValidationError("after", `no job has the id ${JSON.stringify(id.slice(0, 100))}`);
-    const locked = await path.lockParents(named);
+    const locked = await path.lockParents(named.filter(isId));
     const statusOf = new Map(locked.map((row) => [row.id, row.status]));
-    for (const id of named) {
-      const status = statusOf.get(id);
-      if (status === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
-      if (status === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
-    }
+    checkParents(named, (id) => statusOf.get(id));
     const inserted = await this.insertMany(jobs, path);
-    // An item may be a duplicate: its job is the standing one, which may have completed already.
-    for (const job of inserted) if (!statusOf.has(job.id)) statusOf.set(job.id, job.status);
-    const children: string[] = [];
-    const parents: string[] = [];
-    const waiting = new Map<string, number>();
-    jobs.forEach((job, index) => {
-      const child = inserted[index]?.id;
-      // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
-      if (!job.after || child === undefined || inserted[index]?.duplicate === true) return;
-      const own = new Set([...job.after.ids, ...job.after.indexes.map((i) => inserted[i]?.id ?? "")]);
-      let count = 0;
-      for (const parent of own) {
-        children.push(child);
-        parents.push(parent);
-        if (statusOf.get(parent) !== "completed") count++;
-      }
-      if (count > 0) waiting.set(child, count);
-    });
+    const { children, parents, waiting } = parentEdges(jobs, inserted, (id) => statusOf.get(id));
     await path.link(children, parents);
     // Parents new in this insert are flagged too (no one else can see them yet, so no race to lock out).
     const fresh = [...new Set(jobs.flatMap((job) => job.after?.indexes.map((i) => inserted[i]?.id ?? "") ?? []))].filter(isId);

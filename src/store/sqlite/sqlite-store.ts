@@ -12,6 +12,7 @@ import Database from "better-sqlite3";
 import { StoreError, ValidationError, coerceError } from "../../errors.js";
 import { CRASH_MESSAGE, JOB_STATUSES, MAX_KEPT_ERRORS, WAITING_FOR_PARENTS_AT, type JobStatus } from "../../job.js";
 import { foldByLabel, unfold } from "../../unique/batch.js";
+import { checkParents, parentEdges } from "../../flow/after.js";
 import { insertedRow, toStoredJob, type JobRow } from "../row.js";
 import { SqlTransaction, onlyValue } from "../../tx/sql-transaction.js";
 import type {
@@ -65,6 +66,10 @@ type SqliteJobRow = JobRow & { id: number; available_before_claim?: number | nul
 
 /** A row id as text: what a completion names (an id of any other shape matches no row). */
 const ROW_ID = /^[1-9][0-9]{0,14}$/;
+/** A parent's status by the id `after` names it by (undefined: no such job). */
+type ParentStatus = (id: string) => JobStatus | undefined;
+/** A parent's id as `after` may name it: digits, which SQLite compares with the integer id ("007" is job 7). */
+const PARENT_ID = /^[0-9]{1,15}$/;
 
 /** The order SELECT_CLAIMABLE chose, for rows just claimed: priority, where each stood in line, id. */
 function inClaimOrder(a: SqliteJobRow, b: SqliteJobRow): number {
@@ -617,28 +622,16 @@ export class SqliteStore implements Store {
    */
   private linkParents(db: Handle, jobs: NewJob[], stored: StoredJob[]): StoredJob[] {
     const status = this.statement(db, sql.PARENT_STATUS).pluck();
+    const statusOf = (id: string) => (PARENT_ID.test(id) ? (status.get(id) as JobStatus | undefined) : undefined);
+    checkParents(new Set(jobs.flatMap((job) => job.after?.ids ?? [])), statusOf);
+    const { children, parents, waiting } = parentEdges(jobs, stored, statusOf);
     const link = this.statement(db, sql.INSERT_PARENT_LINK);
+    children.forEach((child, i) => link.run(Number(child), Number(parents[i])));
     const wait = this.statement(db, sql.MAKE_WAITING);
-    return stored.map((item, index) => {
-      const after = jobs[index]?.after;
-      // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
-      if (!after || item.duplicate === true) return item;
-      const parents = new Map<number, JobStatus>();
-      // An item may be a duplicate: its job is the standing one, which may have completed already.
-      for (const i of after.indexes) parents.set(Number(stored[i]?.id), stored[i]?.status ?? "enqueued");
-      for (const id of after.ids) {
-        const found = /^[0-9]{1,15}$/.test(id) ? (status.get(id) as JobStatus | undefined) : undefined;
-        if (found === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
-        if (found === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
-        parents.set(Number(id), found);
-      }
-      let waiting = 0;
-      for (const [parent, parentStatus] of parents) {
-        link.run(Number(item.id), parent);
-        if (parentStatus !== "completed") waiting++;
-      }
-      if (waiting === 0) return item;
-      return { ...toStoredJob(wait.get({ id: Number(item.id), waiting, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow), duplicate: false };
+    return stored.map((job) => {
+      const count = waiting.get(job.id);
+      if (count === undefined) return job;
+      return { ...toStoredJob(wait.get({ id: Number(job.id), waiting: count, waitingAt: WAITING_FOR_PARENTS_AT }) as SqliteJobRow), duplicate: false };
     });
   }
 
@@ -669,7 +662,7 @@ export class SqliteStore implements Store {
           if (label !== null) return this.insertUnique(db, job, now);
           return { row: statement.get({ name, data, now, delayMs, priority, label, group, traceContext }) as SqliteJobRow, duplicate: false };
         });
-        const stored = unfold(batch, folded.map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate })));
+        const stored = unfold(batch, folded.map(toStoredItem));
         return jobs.some((job) => job.after) ? this.linkParents(db, jobs, stored) : stored;
       });
       cache = { statements: new Map(), insert, file: canonicalPath(db.name) };
@@ -700,14 +693,14 @@ export class SqliteStore implements Store {
       const run = async (text: string, input: unknown): Promise<JobRow[]> =>
         (await tx.query(text, [JSON.stringify(input)])).map((row) => JSON.parse(String(onlyValue(row))) as JobRow);
       const withParents = jobs.some((job) => job.after);
-      const statusOf = withParents ? await this.parentsThrough(jobs, run) : new Map<number, JobStatus>();
+      const statusOf: ParentStatus = withParents ? await this.parentsThrough(jobs, run) : () => undefined;
       const now = this.clock();
       const batch = foldByLabel(jobs);
       const folded = batch.items.some((job) => job.label !== null)
         ? await this.insertUniqueThrough(batch.items, now, run)
         // RETURNING order is unspecified in SQLite: id order is item order (AUTOINCREMENT follows insert order).
         : (await run(sql.INSERT_JOBS_JSON, { now, jobs: batch.items.map(jsonInput) })).sort(byId).map((row) => ({ row, duplicate: false }));
-      stored = unfold(batch, folded.map(({ row, duplicate }) => ({ ...toStoredJob(row), duplicate })));
+      stored = unfold(batch, folded.map(toStoredItem));
       if (withParents) stored = await this.linkParentsThrough(jobs, stored, statusOf, run);
     } catch (error) {
       if (error instanceof ValidationError) throw error;
@@ -718,17 +711,17 @@ export class SqliteStore implements Store {
     return stored;
   }
 
-  /** The status of every parent the batch names by id (see `insertThrough`); an unknown or cancelled one throws. */
-  private async parentsThrough(jobs: NewJob[], run: (text: string, input: unknown) => Promise<unknown[]>): Promise<Map<number, JobStatus>> {
+  /**
+   * The status of every parent the batch names by id, read by a write (see `insertThrough`); an unknown or
+   * cancelled one throws. Looked up by number, as SQLite compares ids ("007" names job 7).
+   */
+  private async parentsThrough(jobs: NewJob[], run: (text: string, input: unknown) => Promise<unknown[]>): Promise<ParentStatus> {
     const named = [...new Set(jobs.flatMap((job) => job.after?.ids ?? []))];
-    for (const id of named) if (!/^[0-9]{1,15}$/.test(id)) throw new ValidationError("after", `no job has the id ${JSON.stringify(id.slice(0, 100))}`);
-    const rows = named.length === 0 ? [] : await run(sql.LOCK_PARENTS_JSON, named.map(Number)) as Array<{ id: number; status: JobStatus }>;
-    const statusOf = new Map(rows.map((row) => [Number(row.id), row.status]));
-    for (const id of named) {
-      const found = statusOf.get(Number(id));
-      if (found === undefined) throw new ValidationError("after", `no job has the id ${JSON.stringify(id)}`);
-      if (found === "cancelled") throw new ValidationError("after", `job ${id} is cancelled, so a job after it could never run`);
-    }
+    const valid = named.filter((id) => PARENT_ID.test(id)).map(Number);
+    const rows = valid.length === 0 ? [] : await run(sql.LOCK_PARENTS_JSON, valid) as Array<{ id: number; status: JobStatus }>;
+    const found = new Map(rows.map((row) => [Number(row.id), row.status]));
+    const statusOf = (id: string) => (PARENT_ID.test(id) ? found.get(Number(id)) : undefined);
+    checkParents(named, statusOf);
     return statusOf;
   }
 
@@ -766,27 +759,12 @@ export class SqliteStore implements Store {
   }
 
   /** `linkParents` through an ORM's transaction, over the input items' jobs (`stored`), in two statements. */
-  private async linkParentsThrough(jobs: NewJob[], stored: StoredJob[], statusOf: ReadonlyMap<number, JobStatus>,
+  private async linkParentsThrough(jobs: NewJob[], stored: StoredJob[], statusOf: ParentStatus,
     run: (text: string, input: unknown) => Promise<JobRow[]>): Promise<StoredJob[]> {
-    const links: Array<[number, number]> = [];
-    const waiting: Array<[number, number]> = [];
-    jobs.forEach((job, index) => {
-      const item = stored[index];
-      // A duplicate (unique label) stored nothing: the standing job keeps the parents it has.
-      if (!job.after || item === undefined || item.duplicate === true) return;
-      const parents = new Map<number, JobStatus>();
-      for (const i of job.after.indexes) parents.set(Number(stored[i]?.id), stored[i]?.status ?? "enqueued");
-      for (const id of job.after.ids) parents.set(Number(id), statusOf.get(Number(id)) as JobStatus);
-      let count = 0;
-      for (const [parent, parentStatus] of parents) {
-        links.push([Number(item.id), parent]);
-        if (parentStatus !== "completed") count++;
-      }
-      if (count > 0) waiting.push([Number(item.id), count]);
-    });
-    if (links.length > 0) await run(sql.INSERT_PARENT_LINKS_JSON, links);
-    if (waiting.length === 0) return stored;
-    const rows = await run(sql.MAKE_WAITING_JSON, { waitingAt: WAITING_FOR_PARENTS_AT, jobs: waiting });
+    const { children, parents, waiting } = parentEdges(jobs, stored, statusOf);
+    if (children.length > 0) await run(sql.INSERT_PARENT_LINKS_JSON, children.map((child, i) => [Number(child), Number(parents[i])]));
+    if (waiting.size === 0) return stored;
+    const rows = await run(sql.MAKE_WAITING_JSON, { waitingAt: WAITING_FOR_PARENTS_AT, jobs: [...waiting].map(([id, count]) => [Number(id), count]) });
     const updated = new Map(rows.map((row) => [String(row.id), toStoredJob(row)]));
     return stored.map((job) => {
       const fresh = updated.get(job.id);
@@ -856,7 +834,14 @@ export class SqliteStore implements Store {
   }
 }
 
-/** The one place driver errors become `StoreError`s. */
+/** An inserted item's job, marked with whether it was a duplicate. */
+function toStoredItem({ row, duplicate }: { row: JobRow; duplicate: boolean }): StoredJob {
+  const job = toStoredJob(row);
+  job.duplicate = duplicate;
+  return job;
+}
+
+/** Rows in id order, which is insert order (AUTOINCREMENT). */
 function byId(a: JobRow, b: JobRow): number {
   return Number(a.id) - Number(b.id);
 }
@@ -866,6 +851,7 @@ function jsonInput({ name, data, delayMs, priority, label, group = null, traceCo
   return { name, data, delayMs, priority, label, group, traceContext };
 }
 
+/** The one place driver errors become `StoreError`s. */
 function guard<T>(operation: string, work: () => T): T {
   try {
     return work();
